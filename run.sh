@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The two commands of the README:
+#   bash run.sh demo [IMAGE] [OUT]   the main job (see README)
+#   bash run.sh test                 every test: pytest, every notebook (nbval, fast mode), the book build
+# Each creates or reuses a virtual environment at .venv and installs the pinned stack into it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+ROOT=$(pwd)
+
+ensure_venv() {
+  local python=${PYTHON:-}
+  if [ -z "$python" ]; then
+    for candidate in python3.11 python3; do
+      if command -v "$candidate" >/dev/null 2>&1; then python=$candidate; break; fi
+    done
+  fi
+  if [ ! -x .venv/bin/python ]; then
+    echo "==> creating .venv with $($python --version 2>&1)"
+    "$python" -m venv .venv
+  fi
+  local stamp=.venv/.selfieseg-installed
+  local want
+  want=$(cat requirements-lock.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "==> installing the pinned stack into .venv (first run: a few minutes)"
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -r requirements-lock.txt
+    .venv/bin/python -m pip install --quiet --no-deps -e .
+    echo "$want" > "$stamp"
+  fi
+  # Data and Keras weights: use ../shared when it is there and nothing else was chosen.
+  if [ -z "${SELFIESEG_DATA:-}" ] && [ -d ../shared/data ]; then export SELFIESEG_DATA="$ROOT/../shared/data"; fi
+  if [ -z "${KERAS_HOME:-}" ] && [ -d ../shared/keras ]; then export KERAS_HOME="$ROOT/../shared/keras"; fi
+  if [ -z "${SELFIESEG_ANCHORS:-}" ] && [ -d ../shared/anchors ]; then export SELFIESEG_ANCHORS="$ROOT/../shared/anchors"; fi
+  export PATH="$ROOT/.venv/bin:$PATH"
+  export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+}
+
+run_tests() {
+  export SELFIESEG_FAST=1
+  local start=$SECONDS
+  echo "==> pytest"
+  python -m pytest -q -p no:cacheprovider tests
+  echo "==> notebooks (nbval, fast mode)"
+  python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-cell-timeout=900 book
+  echo "==> book build (warnings are errors)"
+  rm -rf _build/.jupyter_cache
+  jupyter-book build . --warningiserror --keep-going --quiet
+  echo "==> all tests passed in $(( SECONDS - start )) s"
+}
+
+command=${1:-}
+case "$command" in
+  demo)
+    ensure_venv
+    shift
+    python -m selfieseg demo "$@"
+    ;;
+  test)
+    ensure_venv
+    run_tests
+    ;;
+  *)
+    echo "usage: bash run.sh demo [IMAGE] [--out FOLDER] | bash run.sh test" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,37 @@
+"""SelfieSeg: selfie and portrait segmentation, from datasets to a phone-sized model.
+
+``import selfieseg`` is cheap and silent: Keras/TensorFlow load only when a model is
+built or loaded.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from selfieseg.errors import DatasetError, DownloadError, ImageReadError, ModelError, SelfieSegError
+
+_LAZY = {
+    "load": "selfieseg.models",
+    "list_models": "selfieseg.models",
+    "Segmenter": "selfieseg.inference",
+}
+
+
+def __getattr__(attribute):
+    if attribute in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[attribute]), attribute)
+    raise AttributeError(f"module 'selfieseg' has no attribute {attribute!r}")
+
+
+__all__ = [
+    "DatasetError",
+    "DownloadError",
+    "ImageReadError",
+    "ModelError",
+    "SelfieSegError",
+    "__version__",
+    "list_models",
+    "load",
+]

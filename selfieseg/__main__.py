@@ -1,0 +1,5 @@
+import sys
+
+from selfieseg.cli import main
+
+sys.exit(main())

@@ -1,0 +1,131 @@
+"""Training augmentations in numpy/OpenCV (the seed project's and PortraitNet's recipe).
+
+Geometry (flip, rotation up to 45 degrees, scale 0.5-1.5, translation) is one affine
+warp straight to the model's input size, applied identically to image, mask and
+ignore mask. Texture (colour jitter, blur, noise) changes the image only. PortraitNet's
+previous-frame prior is the ground-truth mask deformed as a moving person would
+deform it between frames, and empty half of the time (the first frame of a video).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class Augmenter:
+    """Random geometry and texture changes; every probability and range is a field."""
+
+    flip: float = 0.5  #: probability of a horizontal flip
+    max_rotation: float = 45.0  #: degrees, uniform in [-max, max]
+    scale: tuple = (0.5, 1.5)  #: zoom range
+    translate: float = 0.25  #: fraction of the size, uniform in [-t, t]
+    affine_p: float = 0.75  #: probability of any rotation/scale/translation at all
+    brightness: float = 0.25  #: additive, fraction of full range
+    contrast: float = 0.3  #: multiplicative, 1 +- contrast
+    saturation: float = 0.4
+    hue: float = 8.0  #: degrees of hue (OpenCV's 0..180 scale)
+    blur: float = 0.2  #: probability of a Gaussian blur
+    noise: float = 0.2  #: probability of Gaussian sensor noise
+    noise_sigma: float = 8.0  #: std of the noise, in 0..255 units
+
+    def geometry(self, rng: np.random.Generator, size: tuple[int, int], source: tuple[int, int]) -> np.ndarray:
+        """A 2x3 affine matrix from ``source`` (h, w) pixels to ``size`` (h, w) pixels."""
+        out_h, out_w = size
+        src_h, src_w = source
+        # resize to the output first, then rotate/scale/translate about the centre
+        base = np.array([[out_w / src_w, 0, 0], [0, out_h / src_h, 0], [0, 0, 1]], np.float64)
+        angle, zoom, dx, dy = 0.0, 1.0, 0.0, 0.0
+        if rng.random() < self.affine_p:
+            angle = rng.uniform(-self.max_rotation, self.max_rotation)
+            zoom = rng.uniform(*self.scale)
+            dx = rng.uniform(-self.translate, self.translate) * out_w
+            dy = rng.uniform(-self.translate, self.translate) * out_h
+        around = cv2.getRotationMatrix2D((out_w / 2.0, out_h / 2.0), angle, zoom)
+        around[:, 2] += (dx, dy)
+        matrix = np.vstack([around, [0, 0, 1]]) @ base
+        if rng.random() < self.flip:
+            matrix = np.array([[-1, 0, out_w - 1], [0, 1, 0], [0, 0, 1]], np.float64) @ matrix
+        return matrix[:2]
+
+    def texture(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Colour jitter, blur and noise on a uint8 RGB image (returns uint8)."""
+        hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.float32)
+        hsv[..., 0] = (hsv[..., 0] + rng.uniform(-self.hue, self.hue)) % 180.0
+        hsv[..., 1] *= rng.uniform(1 - self.saturation, 1 + self.saturation)
+        hsv = np.clip(hsv, 0, [180, 255, 255])
+        out = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
+        mean = out.mean()
+        out = (out - mean) * rng.uniform(1 - self.contrast, 1 + self.contrast) + mean
+        out += rng.uniform(-self.brightness, self.brightness) * 255.0
+        if rng.random() < self.blur:
+            sigma = rng.uniform(0.5, 1.5)
+            out = cv2.GaussianBlur(out, (0, 0), sigma)
+        if rng.random() < self.noise:
+            out += rng.normal(0, self.noise_sigma, out.shape).astype(np.float32)
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+    def __call__(self, image, mask, ignore, rng, size):
+        """Warp image/mask/ignore to ``size`` (h, w) with random geometry, then change texture."""
+        matrix = self.geometry(rng, size, image.shape[:2])
+        image, mask, ignore = warp(image, mask, ignore, matrix, size)
+        return self.texture(image, rng), mask, ignore
+
+    def get_config(self) -> dict:
+        return asdict(self)
+
+
+def warp(image, mask, ignore, matrix, size):
+    """Apply one affine warp to image (bilinear), mask (bilinear then threshold) and ignore."""
+    out_h, out_w = size
+    image = cv2.warpAffine(image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    # Image, mask and ignore are all reflected at the borders, so a mirrored shoulder in
+    # the padding is labelled person too: no unlabelled copies of people.
+    if mask is not None:
+        mask = cv2.warpAffine(mask, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    if ignore is not None:
+        ignore = cv2.warpAffine(
+            ignore.astype(np.uint8), matrix, (out_w, out_h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101
+        ) > 0
+    return image, mask, ignore
+
+
+def resize_pair(image, mask, ignore, size):
+    """Plain resize to ``size`` (h, w): what evaluation and the cache use."""
+    out_h, out_w = size
+    if image.shape[:2] != (out_h, out_w):
+        image = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
+        if mask is not None:
+            mask = cv2.resize(mask, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+        if ignore is not None:
+            ignore = cv2.resize(ignore.astype(np.uint8), (out_w, out_h), interpolation=cv2.INTER_NEAREST) > 0
+    return image, mask, ignore
+
+
+def previous_frame_prior(mask: np.ndarray, rng: np.random.Generator, empty_p: float = 0.5) -> np.ndarray:
+    """Simulate the previous frame's mask from the current one (PortraitNet's prior channel).
+
+    The mask (float, 0..1) is shifted, rotated and scaled a little, as a person moves
+    between frames, and sometimes motion-blurred; with probability ``empty_p`` the prior
+    is all zeros, as on a video's first frame.
+    """
+    height, width = mask.shape[:2]
+    if rng.random() < empty_p:
+        return np.zeros((height, width), np.float32)
+    angle = rng.uniform(-8, 8)
+    zoom = rng.uniform(0.9, 1.1)
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, zoom)
+    matrix[:, 2] += rng.uniform(-0.06, 0.06, 2) * (width, height)
+    prior = cv2.warpAffine(mask.astype(np.float32), matrix, (width, height), flags=cv2.INTER_LINEAR)
+    if rng.random() < 0.5:
+        length = int(rng.integers(3, 11))
+        kernel = np.zeros((length, length), np.float32)
+        kernel[length // 2, :] = 1.0 / length
+        rotation = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), rng.uniform(0, 180), 1.0)
+        kernel = cv2.warpAffine(kernel, rotation, (length, length))
+        kernel /= max(kernel.sum(), 1e-6)
+        prior = cv2.filter2D(prior, -1, kernel)
+    return np.clip(prior, 0, 1)

@@ -1,0 +1,223 @@
+"""Training input: a compact on-disk cache and a ``keras.utils.PyDataset`` over any reader.
+
+Decoding a 600x800 JPEG and a ``.mat`` mask costs far more than a training step of a
+small model on a CPU, so :func:`build_cache` decodes each dataset once, resizes it to a
+working size a little larger than the model's input, and stores uint8 arrays that
+:class:`SegmentationSequence` memory-maps. Augmentation then works on small arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from selfieseg.data.augment import Augmenter, previous_frame_prior, resize_pair
+from selfieseg.errors import DatasetError
+
+CACHE_VERSION = 1
+
+
+def _mask_to_u8(mask) -> np.ndarray:
+    """Reader masks (0/1 uint8, or float alpha in [0, 1]) -> uint8 0..255."""
+    mask = np.asarray(mask)
+    if mask.dtype == np.uint8 and mask.max(initial=0) <= 1:
+        return mask * np.uint8(255)
+    if np.issubdtype(mask.dtype, np.floating):
+        return np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return mask.astype(np.uint8)
+
+
+class ArrayCache:
+    """Pre-resized uint8 arrays on disk: ``images.npy``, ``masks.npy``, ``ignore.npy``, ``meta.json``."""
+
+    def __init__(self, path):
+        path = Path(path)
+        meta_path = path / "meta.json"
+        if not meta_path.exists():
+            raise DatasetError(f"{path}: not a selfieseg cache (no meta.json). Build it with build_cache().")
+        self.path = path
+        self.meta = json.loads(meta_path.read_text())
+        if self.meta.get("version") != CACHE_VERSION:
+            raise DatasetError(f"{path}: cache version {self.meta.get('version')} is stale; rebuild it.")
+        try:
+            self.images = np.load(path / "images.npy", mmap_mode="r")
+            self.masks = np.load(path / "masks.npy", mmap_mode="r")
+            ignore = path / "ignore.npy"
+            self.ignore = np.load(ignore, mmap_mode="r") if ignore.exists() else None
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"{path}: cache arrays are unreadable ({exc}); delete the folder and rebuild.") from None
+        self.names = self.meta["names"]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def get(self, index: int):
+        ignore = None if self.ignore is None else np.asarray(self.ignore[index])
+        return np.asarray(self.images[index]), np.asarray(self.masks[index]), ignore
+
+    def __repr__(self) -> str:
+        return f"ArrayCache({len(self)} samples {self.meta['size']} from {self.meta['sources']})"
+
+
+def build_cache(datasets, path, size=(256, 256), overwrite: bool = False, progress: bool = True) -> ArrayCache:
+    """Decode ``datasets`` (a reader or a list of readers) once into an :class:`ArrayCache`.
+
+    Images are resized to ``size`` (h, w) with area interpolation; masks are stored as
+    uint8 0..255 so that later warps interpolate them smoothly. The cache is written to
+    a temporary folder and renamed into place, so an interrupted build leaves nothing.
+    """
+    from tqdm.auto import tqdm
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        cache = ArrayCache(path)
+        if tuple(cache.meta["size"]) == tuple(size):
+            return cache
+        raise DatasetError(f"{path}: cache holds size {cache.meta['size']}, not {tuple(size)}; pass overwrite=True.")
+    readers = list(datasets) if isinstance(datasets, (list, tuple)) else [datasets]
+    total = sum(len(r) for r in readers)
+    if total == 0:
+        raise DatasetError("build_cache: the datasets hold no samples.")
+    height, width = size
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        images = np.lib.format.open_memmap(staging / "images.npy", "w+", np.uint8, (total, height, width, 3))
+        masks = np.lib.format.open_memmap(staging / "masks.npy", "w+", np.uint8, (total, height, width))
+        ignore = None
+        names, sources = [], []
+        row = 0
+        with tqdm(total=total, desc=f"caching {path.name}", disable=not progress) as bar:
+            for reader in readers:
+                if not getattr(reader, "labelled", True):
+                    raise DatasetError(f"{reader!r} has no masks and cannot be used for training.")
+                for sample in reader:
+                    image, mask, ign = resize_pair(sample.image, _mask_to_u8(sample.mask), sample.ignore, size)
+                    images[row], masks[row] = image, mask
+                    if ign is not None and ign.any():
+                        if ignore is None:
+                            ignore = np.lib.format.open_memmap(staging / "ignore.npy", "w+", bool, (total, height, width))
+                        ignore[row] = ign
+                    names.append(f"{reader.name}/{sample.name}")
+                    row += 1
+                    bar.update(1)
+                sources.append({"dataset": reader.name, "samples": len(reader), "root": str(reader.root)})
+        images.flush(), masks.flush()
+        del images, masks, ignore
+        meta = {"version": CACHE_VERSION, "size": [height, width], "names": names, "sources": sources}
+        (staging / "meta.json").write_text(json.dumps(meta))
+        if path.exists():
+            shutil.rmtree(path)
+        staging.replace(path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ArrayCache(path)
+
+
+class _ReaderSource:
+    """Adapts readers to the cache's ``get(i) -> (image, mask_u8, ignore)`` interface."""
+
+    def __init__(self, readers):
+        self.readers = list(readers) if isinstance(readers, (list, tuple)) else [readers]
+        self.index = [(r, i) for r in self.readers for i in range(len(r))]
+
+    def __len__(self):
+        return len(self.index)
+
+    def get(self, index):
+        reader, i = self.index[index]
+        sample = reader[i]
+        if sample.mask is None:
+            raise DatasetError(f"{sample.source}: has no mask; unlabelled data cannot be used for training.")
+        return sample.image, _mask_to_u8(sample.mask), sample.ignore
+
+
+class SegmentationSequence(keras.utils.PyDataset):
+    """Batches of (RGB in [0, 1], mask in [0, 1], pixel weights) for ``model.fit``.
+
+    ``source`` is a reader, a list of readers, or an :class:`ArrayCache` (fast). With
+    ``augment`` an :class:`Augmenter` (or ``True`` for the default recipe) each epoch
+    sees new random geometry and texture; without, images are just resized. Pixel
+    weights are 0 where the dataset's ignore mask is set, so losses skip them.
+    ``prior=True`` appends PortraitNet's previous-frame mask as a 4th input channel.
+    """
+
+    def __init__(
+        self,
+        source,
+        batch_size: int = 16,
+        size=(224, 224),
+        augment=None,
+        prior: bool = False,
+        shuffle: bool = True,
+        seed: int = 0,
+        indices=None,
+        **pydataset_kwargs,
+    ):
+        super().__init__(**pydataset_kwargs)
+        self.source = source if isinstance(source, ArrayCache) else _ReaderSource(source)
+        self.indices = np.arange(len(self.source)) if indices is None else np.asarray(indices)
+        if len(self.indices) == 0:
+            raise DatasetError("SegmentationSequence: no samples to iterate over.")
+        self.batch_size = int(batch_size)
+        self.size = (int(size), int(size)) if np.isscalar(size) else tuple(int(s) for s in size)
+        self.augmenter = Augmenter() if augment is True else (augment or None)
+        self.prior = prior
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+        self._order = self._make_order()
+
+    def _make_order(self):
+        if not self.shuffle:
+            return self.indices
+        return np.random.default_rng((self.seed, self.epoch)).permutation(self.indices)
+
+    def __len__(self) -> int:
+        return int(np.ceil(len(self.indices) / self.batch_size))
+
+    @property
+    def num_batches(self) -> int:
+        return len(self)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._order = self._make_order()
+
+    def example(self, index: int, rng: np.random.Generator):
+        """One (input HxWxC float32, mask HxW float32, weight HxW float32) example."""
+        image, mask, ignore = self.source.get(int(index))
+        if self.augmenter is not None:
+            image, mask, ignore = self.augmenter(image, mask, ignore, rng, self.size)
+        else:
+            image, mask, ignore = resize_pair(image, mask, ignore, self.size)
+        target = mask.astype(np.float32) / 255.0
+        x = image.astype(np.float32) / 255.0
+        if self.prior:
+            prior = previous_frame_prior(target, rng) if self.augmenter is not None else np.zeros_like(target)
+            x = np.concatenate([x, prior[..., None]], axis=-1)
+        weight = np.ones_like(target) if ignore is None else (~ignore).astype(np.float32)
+        return x, target, weight
+
+    def __getitem__(self, batch: int):
+        if batch >= len(self):
+            raise IndexError(batch)
+        chosen = self._order[batch * self.batch_size : (batch + 1) * self.batch_size]
+        rng = np.random.default_rng((self.seed, self.epoch, batch))
+        xs, ys, ws = zip(*(self.example(i, rng) for i in chosen))
+        return np.stack(xs), np.stack(ys)[..., None], np.stack(ws)
+
+
+def split_indices(count: int, validation: float = 0.1, seed: int = 0):
+    """Shuffle ``range(count)`` and split off a validation share (model selection, never the test split)."""
+    order = np.random.default_rng(seed).permutation(count)
+    cut = int(round(count * validation))
+    return np.sort(order[cut:]), np.sort(order[:cut])
+
+
+__all__ = ["ArrayCache", "SegmentationSequence", "build_cache", "split_indices"]

@@ -1,0 +1,26 @@
+"""Errors that explain themselves.
+
+Every problem a user can fix (a corrupt file, a missing folder, a mask of the wrong
+size) raises a subclass of :class:`SelfieSegError` whose message names the file and
+says what to do. The command line prints that message alone instead of a traceback.
+"""
+
+
+class SelfieSegError(Exception):
+    """Base class for errors a user can act on."""
+
+
+class ImageReadError(SelfieSegError, ValueError):
+    """An image or mask file could not be read or is not usable."""
+
+
+class DatasetError(SelfieSegError, ValueError):
+    """A dataset folder is missing, empty, or not in the expected layout."""
+
+
+class DownloadError(SelfieSegError, OSError):
+    """A download failed, was interrupted, or did not match its checksum."""
+
+
+class ModelError(SelfieSegError, ValueError):
+    """An unknown model, an unsupported input size or unusable weights."""

@@ -1,0 +1,183 @@
+"""SINet (Park et al., WACV 2020): an extremely light portrait model, about 87K parameters.
+
+* **Spatial squeeze (S2) blocks** average-pool the features (by 1, 2 or 4), run a
+  depthwise convolution there and upsample back: a wide receptive field for a handful
+  of multiply-adds.
+* **S2 modules** split a grouped 1x1 convolution's output into two S2 blocks of
+  different kernel/pool sizes, shuffle channels, concatenate, and add the input.
+* **SE blocks** and **PReLU** everywhere; **depthwise-separable** downsampling.
+* An **information-blocking decoder**: the coarse 1/8 prediction is upsampled and
+  high-resolution 1/4 features are added only where that prediction is unsure
+  (gated by ``1 - confidence``), so detail fixes boundaries without adding noise in
+  regions that are already decided.
+
+The model keeps the paper's two-class decoder and exposes one person logit
+(``l_person - l_background``) to keep the library's one-channel contract.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from selfieseg.errors import ModelError
+from selfieseg.models.common import PACKAGE, ChannelShuffle, TwoClassToLogit, check_input_size, conv_bn_act, probability_head, rgb_input
+
+#: (kernel, pool) of the two S2 blocks in each S2 module: p=2 modules at 1/4, q=8 at 1/8
+PAPER_CONFIG = (
+    ((3, 1), (5, 1)), ((3, 1), (3, 1)),
+    ((3, 1), (5, 1)), ((3, 1), (3, 1)), ((5, 1), (3, 2)), ((5, 2), (3, 4)),
+    ((3, 1), (3, 1)), ((5, 1), (5, 1)), ((3, 2), (3, 4)), ((3, 1), (5, 2)),
+)  # fmt: skip
+
+
+def batch_norm(x, name):
+    return layers.BatchNormalization(epsilon=1e-3, name=name)(x)
+
+
+def prelu(x, name):
+    return layers.PReLU(shared_axes=[1, 2], name=name)(x)
+
+
+def squeeze_excite(x, divide: int, name: str):
+    """SE: global pool -> dense (reduce by ``divide``) -> PReLU -> dense -> hard sigmoid -> scale."""
+    channels = x.shape[-1]
+    s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_pool")(x)
+    if divide > 1:
+        s = layers.Dense(channels // divide, name=f"{name}_reduce")(s)
+        s = prelu(s, f"{name}_reduce_prelu")
+    s = layers.Dense(channels, name=f"{name}_expand")(s)
+    s = layers.Activation("hard_sigmoid", name=f"{name}_gate")(s)
+    return layers.Multiply(name=f"{name}_scale")([x, s])
+
+
+def se_separable_cbr(x, filters: int, kernel: int, strides: int, divide: int, name: str):
+    """Depthwise conv (strided) -> SE -> pointwise conv -> BN -> PReLU."""
+    x = layers.DepthwiseConv2D(kernel, strides=strides, padding="same", use_bias=False, name=f"{name}_dw")(x)
+    x = squeeze_excite(x, divide, f"{name}_se")
+    x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_pw")(x)
+    return prelu(batch_norm(x, f"{name}_bn"), f"{name}_prelu")
+
+
+def s2_block(x, filters: int, kernel: int, pool: int, name: str):
+    """Spatial squeeze block: avg-pool by ``pool``, depthwise conv, PReLU, 1x1 conv, upsample, BN."""
+    if pool > 1:
+        x = layers.AveragePooling2D(pool, name=f"{name}_squeeze")(x)
+    x = layers.DepthwiseConv2D(kernel, padding="same", use_bias=False, name=f"{name}_dw")(x)
+    x = batch_norm(x, f"{name}_dw_bn")
+    x = prelu(x, f"{name}_prelu")
+    x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_pw")(x)
+    if pool > 1:
+        x = layers.UpSampling2D(pool, interpolation="bilinear", name=f"{name}_expand")(x)
+    return batch_norm(x, f"{name}_bn")
+
+
+def grouped_pointwise(x, filters: int, groups: int, name: str):
+    """A 1x1 convolution in ``groups`` independent groups (split -> convs -> concat).
+
+    Written out rather than ``Conv2D(groups=...)`` so it converts to builtin TFLite ops.
+    """
+    width = x.shape[-1] // groups
+    outputs = []
+    for g in range(groups):
+        part = SliceChannels(g * width, (g + 1) * width, name=f"{name}_slice{g}")(x)
+        outputs.append(layers.Conv2D(filters // groups, 1, use_bias=False, name=f"{name}_conv{g}")(part))
+    return layers.Concatenate(name=f"{name}_concat")(outputs)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SliceChannels(layers.Layer):
+    """Channels ``start:stop`` of an NHWC tensor."""
+
+    def __init__(self, start: int, stop: int, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = start, stop
+
+    def call(self, x):
+        return x[..., self.start : self.stop]
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "stop": self.stop}
+
+
+def s2_module(x, filters: int, config, residual: bool, name: str):
+    """Grouped 1x1 reduce -> shuffle -> two S2 blocks on the same features -> concat (+ input) -> BN, PReLU."""
+    groups = len(config)
+    width = filters // groups
+    extra = filters - groups * width
+    reduced = grouped_pointwise(x, width, groups, f"{name}_reduce")
+    reduced = ChannelShuffle(groups, name=f"{name}_shuffle")(reduced)
+    branches = [
+        s2_block(reduced, width + (extra if i == 0 else 0), kernel, pool, f"{name}_s2b{i}")
+        for i, (kernel, pool) in enumerate(config)
+    ]
+    y = layers.Concatenate(name=f"{name}_concat")(branches)
+    if residual:
+        y = layers.Add(name=f"{name}_add")([x, y])
+    return prelu(batch_norm(y, f"{name}_bn"), f"{name}_prelu")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class InformationBlockingGate(layers.Layer):
+    """``1 - max softmax``: near 1 where the coarse two-class prediction is unsure."""
+
+    def call(self, logits):
+        confidence = ops.max(ops.softmax(logits, axis=-1), axis=-1, keepdims=True)
+        return 1.0 - confidence
+
+
+def build_sinet(
+    input_size=224,
+    widths=(12, 16, 48, 96),
+    config=PAPER_CONFIG,
+    p: int = 2,
+    q: int = 8,
+    classes: int = 2,
+    logits: bool = False,
+    name: str = "sinet",
+    encoder_weights=None,
+) -> keras.Model:
+    """Build SINet. ``widths`` = (stem, level-2 downsampler, level-2, level-3) channels."""
+    size = check_input_size(name, input_size)
+    if encoder_weights is not None:
+        raise ModelError(f"{name}: has no pretrained encoder (it is trained from scratch); use encoder_weights=None.")
+    stem, dim1, dim2, dim3 = widths
+    config = tuple(config)
+    if len(config) < p + q:
+        raise ModelError(f"{name}: config has {len(config)} entries but p + q = {p + q}.")
+
+    # --- input and in-model normalisation ---------------------------------------------
+    inputs, x = rgb_input(size)
+
+    # --- encoder level 1 (1/2) and level 2 (1/4) -------------------------------------
+    level1 = conv_bn_act(x, stem, 3, strides=2, activation="prelu", name="level1")
+    level2_0 = se_separable_cbr(level1, dim1, 3, 2, divide=1, name="level2_down")
+    y = level2_0
+    for i in range(p):
+        y = s2_module(y, dim2, config[i], residual=i > 0, name=f"level2_s2m{i}")
+    level2 = y
+    level2_cat = prelu(batch_norm(layers.Concatenate(name="level2_cat")([level2_0, level2]), "level2_cat_bn"), "level2_cat_prelu")
+
+    # --- encoder level 3 (1/8) ---------------------------------------------------------
+    level3_0 = se_separable_cbr(level2_cat, dim2, 3, 2, divide=2, name="level3_down")
+    y = level3_0
+    for i in range(q):
+        y = s2_module(y, dim3, config[p + i], residual=i > 0, name=f"level3_s2m{i}")
+    level3_cat = prelu(batch_norm(layers.Concatenate(name="level3_cat")([level3_0, y]), "level3_cat_bn"), "level3_cat_prelu")
+    coarse = layers.Conv2D(classes, 1, use_bias=False, name="encoder_classifier")(level3_cat)
+
+    # --- information-blocking decoder ------------------------------------------------
+    coarse_up = batch_norm(layers.UpSampling2D(2, interpolation="bilinear", name="decoder_up1")(coarse), "decoder_up1_bn")
+    gate = InformationBlockingGate(name="decoder_gate")(coarse_up)
+    detail = conv_bn_act(level2, classes, 1, activation="prelu", name="decoder_level2")
+    gated = layers.Multiply(name="decoder_block")([detail, gate])
+    fused = layers.Add(name="decoder_fuse")([gated, coarse_up])
+    fused = batch_norm(layers.UpSampling2D(2, interpolation="bilinear", name="decoder_up2")(fused), "decoder_up2_bn")
+    fused = layers.UpSampling2D(2, interpolation="bilinear", name="decoder_up3")(fused)
+    out = layers.Conv2D(classes, 3, padding="same", use_bias=False, name="decoder_classifier")(fused)
+
+    # --- head: two classes -> one person logit ----------------------------------------
+    if classes == 2:
+        out = TwoClassToLogit(name="person_logit")(out)
+    outputs = probability_head(out, logits)
+    return keras.Model(inputs, outputs, name=name)

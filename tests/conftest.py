@@ -1,0 +1,64 @@
+"""Shared fixtures: the real data under $SELFIESEG_DATA, and writers for small fixtures in published formats."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _shared(var: str, default: str) -> Path | None:
+    value = os.environ.get(var)
+    path = Path(value) if value else (REPO.parent / "shared" / default)
+    return path if path.is_dir() else None
+
+
+def _require(path: Path | None, what: str) -> Path:
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{what} not found in CI: set the environment variable or put ../shared beside the clone")
+        pytest.skip(f"{what} not available (set the environment variable)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    return _require(_shared("SELFIESEG_DATA", "data"), "real data (SELFIESEG_DATA)")
+
+
+@pytest.fixture(scope="session")
+def anchors_root() -> Path:
+    return _require(_shared("SELFIESEG_ANCHORS", "anchors"), "MediaPipe anchors (SELFIESEG_ANCHORS)")
+
+
+@pytest.fixture(scope="session")
+def pfcn_test(data_root):
+    from selfieseg.data import PFCN
+
+    return PFCN(data_root / "pfcn", split="test")
+
+
+@pytest.fixture(scope="session")
+def picsart(data_root):
+    from selfieseg.data import PicsArt
+
+    return PicsArt(data_root / "picsart")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def portrait_like(height=48, width=36, seed=0):
+    """A small RGB image with an elliptical 'person' and its 0/1 mask (for format fixtures)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:height, :width]
+    mask = (((yy - height * 0.6) / (height * 0.45)) ** 2 + ((xx - width / 2) / (width * 0.3)) ** 2 < 1).astype(np.uint8)
+    image = rng.integers(0, 80, (height, width, 3)).astype(np.uint8)
+    image[mask == 1] += np.array([150, 100, 60], np.uint8)
+    return image, mask

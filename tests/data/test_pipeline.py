@@ -1,0 +1,105 @@
+"""Training input: cache, PyDataset batches, augmentation alignment, prior, ignore weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from selfieseg.data import Augmenter, SegmentationSequence, build_cache, split_indices
+from selfieseg.data.augment import previous_frame_prior
+from selfieseg.data.pipeline import ArrayCache
+from selfieseg.data.readers import Sample
+from selfieseg.errors import DatasetError
+
+
+class _Subset:
+    """The first ``n`` samples of a reader (keeps the cache test fast on real data)."""
+
+    def __init__(self, reader, n):
+        self.reader, self.n, self.name, self.root, self.labelled = reader, n, reader.name, reader.root, True
+
+    def __len__(self):
+        return self.n
+
+    def __iter__(self):
+        return (self.reader[i] for i in range(self.n))
+
+    def __getitem__(self, i):
+        return self.reader[i]
+
+
+def test_cache_round_trips_real_pfcn_and_picsart(tmp_path, pfcn_test, picsart):
+    cache = build_cache([_Subset(pfcn_test, 6), _Subset(picsart, 4)], tmp_path / "c", size=(64, 48), progress=False)
+    assert len(cache) == 10 and cache.images.shape == (10, 64, 48, 3) and cache.masks.dtype == np.uint8
+    assert cache.names[0] == "pfcn/00002" and cache.names[6].startswith("picsart/")
+    assert cache.ignore is None
+    sample = pfcn_test[0]
+    import cv2
+
+    expected = cv2.resize(sample.mask.astype(np.float32), (48, 64), interpolation=cv2.INTER_AREA)
+    assert np.abs(cache.masks[0] / 255.0 - expected).mean() < 0.02
+    again = ArrayCache(tmp_path / "c")
+    assert again.names == cache.names
+    assert build_cache([_Subset(picsart, 2)], tmp_path / "c", size=(64, 48)).names == cache.names  # reused
+    with pytest.raises(DatasetError, match="holds size"):
+        build_cache([_Subset(picsart, 2)], tmp_path / "c", size=(32, 32))
+
+
+def test_sequence_batches_from_real_data_with_augmentation(picsart):
+    sequence = SegmentationSequence(_Subset(picsart, 10), batch_size=4, size=96, augment=True, seed=1)
+    assert len(sequence) == 3
+    x, y, w = sequence[0]
+    assert x.shape == (4, 96, 96, 3) and y.shape == (4, 96, 96, 1) and w.shape == (4, 96, 96)
+    assert x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1 and set(np.unique(w)) == {1.0}
+    assert 0 < y.mean() < 1
+    last = sequence[2]
+    assert last[0].shape[0] == 2
+    first_epoch = sequence[0][0]
+    sequence.on_epoch_end()
+    assert not np.array_equal(first_epoch, sequence[0][0])  # new order and new augmentation
+
+
+def test_augmentation_moves_image_and_mask_together(rng):
+    # The mask is a channel of the image: after any warp they must still agree.
+    image = np.zeros((120, 90, 3), np.uint8)
+    image[30:100, 20:70] = 255
+    mask = (image[..., 0] > 0).astype(np.uint8) * 255
+    augmenter = Augmenter(brightness=0, contrast=0, saturation=0, hue=0, blur=0, noise=0)
+    for seed in range(20):
+        out, warped, _ = augmenter(image, mask, None, np.random.default_rng(seed), (64, 64))
+        agree = ((out[..., 0] > 127) == (warped > 127)).mean()
+        assert agree > 0.98, f"seed {seed}: image and mask disagree on {1 - agree:.1%} of pixels"
+
+
+def test_prior_channel_and_ignore_weights():
+    image = np.full((40, 40, 3), 120, np.uint8)
+    mask = np.zeros((40, 40), np.uint8)
+    mask[10:30, 10:30] = 1
+    ignore = np.zeros((40, 40), bool)
+    ignore[:5] = True
+
+    class Tiny:
+        name, root, labelled = "tiny", ".", True
+
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, i):
+            return Sample(image, mask, ignore, str(i))
+
+    sequence = SegmentationSequence(Tiny(), batch_size=8, size=40, augment=None, prior=True)
+    x, y, w = sequence[0]
+    assert x.shape == (8, 40, 40, 4)
+    assert (w[:, :5] == 0).all() and (w[:, 5:] == 1).all()
+    priors = [previous_frame_prior(mask.astype(np.float32), np.random.default_rng(s)) for s in range(40)]
+    empty = sum(p.max() == 0 for p in priors)
+    assert 8 <= empty <= 32  # about half are empty (first frame of a video)
+    moved = [p for p in priors if p.max() > 0]
+    overlap = np.mean([((p > 0.5) & (mask > 0)).sum() / mask.sum() for p in moved])
+    assert 0.6 < overlap < 1.0  # deformed, but still where the person was
+
+
+def test_split_indices_is_disjoint_and_deterministic():
+    train, val = split_indices(100, 0.1, seed=3)
+    assert len(val) == 10 and not set(train) & set(val) and len(train) + len(val) == 100
+    assert np.array_equal(split_indices(100, 0.1, seed=3)[1], val)
