@@ -27,7 +27,8 @@ def _cmd_datasets(args) -> int:
         count = ""
         if present:
             try:
-                count = f"{len(data.open_dataset(name, root))} samples"
+                listing = {"split": "all"} if name == "pfcn" else {}  # every pair, not one split
+                count = f"{len(data.open_dataset(name, root, **listing))} samples"
             except SelfieSegError as exc:
                 count = f"unreadable: {exc}"
         link = "download" if entry.get("url") else "manual"

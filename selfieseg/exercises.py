@@ -104,6 +104,19 @@ def check_same_output(mine, reference, inputs, atol: float = 1e-5) -> bool:
     return _ok(f"same output (max difference {error:.2g})")
 
 
+def check_close(answer, truth: float, what: str, rtol: float = 0.02) -> bool:
+    """A number the student computed must match the library's measurement within ``rtol``."""
+    assert answer is not None, f"{what}: set your answer to a number"
+    answer = float(answer)
+    if truth == 0:
+        assert answer == 0, f"{what}: expected exactly 0, got {answer:g}"
+    else:
+        error = abs(answer - truth) / abs(truth)
+        direction = "too high" if answer > truth else "too low"
+        assert error <= rtol, f"{what}: {answer:,.4g} is {error:.0%} {direction} (allowed {rtol:.0%})"
+    return _ok(f"{what} = {answer:,.4g}")
+
+
 def check_ratio(measured: float, low: float, high: float, what: str) -> bool:
     """A measured ratio must fall inside the range the exercise reasons about."""
     assert low <= measured <= high, f"{what}: {measured:.3f} is outside [{low}, {high}]; recheck your measurement"

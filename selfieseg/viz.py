@@ -52,3 +52,48 @@ def image_grid(images, columns: int, titles=None, size: float = 2.2, cmap=None):
             ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def unet_diagram(encoder, decoder, skip: str = "concat", title: str = "", extra=None, skip_strides=None):
+    """Draw a U-shaped block diagram.
+
+    ``encoder`` / ``decoder``: lists of (label, stride, channels), top to bottom for the
+    encoder and bottom to top for the decoder. ``skip`` names how skips merge
+    ("concat", "add" or "gate") and labels the arrows. ``extra``: text under the title.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    depth = max(len(encoder), len(decoder))
+    if skip_strides is None:
+        shared = {s for _, s, _ in encoder} & {s for _, s, _ in decoder}
+        skip_strides = shared - {1, max(s for _, s, _ in encoder)}
+    fig, ax = plt.subplots(figsize=(10, 0.9 * depth + 1.6))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(-0.9, depth + 0.4)
+    ax.axis("off")
+
+    def box(x, y, label, stride, channels, color):
+        ax.add_patch(FancyBboxPatch((x - 1.45, y - 0.32), 2.9, 0.64, boxstyle="round,pad=0.02", fc=color, ec="#333"))
+        ax.text(x, y + 0.08, label, ha="center", va="center", fontsize=8.5, weight="bold")
+        ax.text(x, y - 0.17, f"1/{stride}  ·  {channels} ch", ha="center", va="center", fontsize=7.5)
+
+    enc_y = {}
+    for i, (label, stride, channels) in enumerate(encoder):
+        y = depth - i - 0.2
+        box(2.0, y, label, stride, channels, "#cfe3ff")
+        enc_y[stride] = y
+        if i:
+            ax.add_patch(FancyArrowPatch((2.0, y + 0.68), (2.0, y + 0.32), arrowstyle="-|>", mutation_scale=10))
+    for i, (label, stride, channels) in enumerate(decoder):
+        y = depth - len(decoder) + i - 0.2 if len(decoder) < depth else i + depth - len(decoder) - 0.2
+        y = min(enc_y.get(stride, y), depth - 0.2) if stride in enc_y else y
+        box(8.0, y, label, stride, channels, "#ffe2c6")
+        if stride in enc_y and skip and stride in skip_strides:
+            ax.add_patch(FancyArrowPatch((3.5, enc_y[stride]), (6.5, y), arrowstyle="-|>", mutation_scale=10, ls="--", color="#555"))
+            ax.text(5.0, (enc_y[stride] + y) / 2 + 0.1, skip, ha="center", fontsize=7.5, color="#555")
+    ax.text(5.0, depth + 0.2, title, ha="center", fontsize=11, weight="bold")
+    if extra:
+        ax.text(5.0, -0.7, extra, ha="center", fontsize=8, style="italic")
+    fig.tight_layout()
+    return fig

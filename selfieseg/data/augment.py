@@ -81,15 +81,13 @@ class Augmenter:
 def warp(image, mask, ignore, matrix, size):
     """Apply one affine warp to image (bilinear), mask (bilinear then threshold) and ignore."""
     out_h, out_w = size
-    image = cv2.warpAffine(image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    # Image, mask and ignore are all reflected at the borders, so a mirrored shoulder in
-    # the padding is labelled person too: no unlabelled copies of people.
+    # Outside the source the image is black and the mask background: consistent labels,
+    # and no mirrored copies of a face tiling the frame when the scale is small.
+    image = cv2.warpAffine(image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=0)
     if mask is not None:
-        mask = cv2.warpAffine(mask, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        mask = cv2.warpAffine(mask, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=0)
     if ignore is not None:
-        ignore = cv2.warpAffine(
-            ignore.astype(np.uint8), matrix, (out_w, out_h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101
-        ) > 0
+        ignore = cv2.warpAffine(ignore.astype(np.uint8), matrix, (out_w, out_h), flags=cv2.INTER_NEAREST, borderValue=0) > 0
     return image, mask, ignore
 
 

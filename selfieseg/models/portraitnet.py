@@ -15,6 +15,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from selfieseg.errors import ModelError
 from selfieseg.models.common import check_input_size, mobilenet_v2_encoder, probability_head, rgb_input
 
 #: encoder outputs added to the decoder at 1/16, 1/8, 1/4, 1/2 (the last block of each stage)
@@ -45,6 +46,7 @@ def build_portraitnet(
     decoder_filters=None,
     encoder_weights=None,
     with_boundary: bool = False,
+    skip_mode: str = "add",
     logits: bool = False,
     name: str = "portraitnet",
 ) -> keras.Model:
@@ -72,6 +74,9 @@ def build_portraitnet(
         x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False, name=f"decoder_{level}_up")(x)
         if level < len(skips):
             skip = skips[level]
+            if skip_mode == "concat":
+                x = layers.Concatenate(name=f"decoder_{level}_skip_concat")([x, skip])
+                continue
             if skip.shape[-1] != filters:  # a custom decoder width: project the skip to match
                 skip = layers.Conv2D(filters, 1, use_bias=False, name=f"decoder_{level}_skip_proj")(skip)
             x = layers.Add(name=f"decoder_{level}_skip_add")([x, skip])

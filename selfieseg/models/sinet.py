@@ -133,11 +133,15 @@ def build_sinet(
     p: int = 2,
     q: int = 8,
     classes: int = 2,
+    information_blocking: bool = True,
     logits: bool = False,
     name: str = "sinet",
     encoder_weights=None,
 ) -> keras.Model:
-    """Build SINet. ``widths`` = (stem, level-2 downsampler, level-2, level-3) channels."""
+    """Build SINet. ``widths`` = (stem, level-2 downsampler, level-2, level-3) channels.
+
+    ``information_blocking=False`` adds the level-2 detail everywhere (an ablation).
+    """
     size = check_input_size(name, input_size)
     if encoder_weights is not None:
         raise ModelError(f"{name}: has no pretrained encoder (it is trained from scratch); use encoder_weights=None.")
@@ -168,9 +172,12 @@ def build_sinet(
 
     # --- information-blocking decoder ------------------------------------------------
     coarse_up = batch_norm(layers.UpSampling2D(2, interpolation="bilinear", name="decoder_up1")(coarse), "decoder_up1_bn")
-    gate = InformationBlockingGate(name="decoder_gate")(coarse_up)
     detail = conv_bn_act(level2, classes, 1, activation="prelu", name="decoder_level2")
-    gated = layers.Multiply(name="decoder_block")([detail, gate])
+    if information_blocking:
+        gate = InformationBlockingGate(name="decoder_gate")(coarse_up)
+        gated = layers.Multiply(name="decoder_block")([detail, gate])
+    else:
+        gated = detail
     fused = layers.Add(name="decoder_fuse")([gated, coarse_up])
     fused = batch_norm(layers.UpSampling2D(2, interpolation="bilinear", name="decoder_up2")(fused), "decoder_up2_bn")
     fused = layers.UpSampling2D(2, interpolation="bilinear", name="decoder_up3")(fused)

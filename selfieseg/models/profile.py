@@ -1,0 +1,126 @@
+"""Cost of a model: parameters, multiply-adds, and measured latency (Keras and LiteRT).
+
+FLOPs here are multiply-accumulates (MACs) of convolutions and dense layers, the
+convention mobile papers use; element-wise ops are ignored (they are a few percent).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def count_macs(model) -> int:
+    """Multiply-accumulates of one forward pass (batch 1), from layer shapes."""
+    import keras
+
+    total = 0
+    for layer in model.layers:
+        if not getattr(layer, "built", False) or not hasattr(layer, "output"):
+            continue
+        try:
+            out = layer.output.shape
+        except (AttributeError, ValueError):
+            continue
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            k = layer.kernel.shape
+            total += int(np.prod(out[1:3])) * int(out[-1]) * k[0] * k[1]
+        elif isinstance(layer, keras.layers.Conv2DTranspose):
+            k = layer.kernel.shape  # (kh, kw, out, in)
+            inp = layer.input.shape
+            total += int(np.prod(inp[1:3])) * k[0] * k[1] * k[2] * k[3]
+        elif isinstance(layer, keras.layers.Conv2D):
+            k = layer.kernel.shape  # (kh, kw, in / groups, out)
+            total += int(np.prod(out[1:3])) * k[0] * k[1] * k[2] * k[3]
+        elif isinstance(layer, keras.layers.Dense):
+            k = layer.kernel.shape
+            total += int(np.prod([d for d in out[1:-1] if d])) * k[0] * k[1]
+    return int(total)
+
+
+def keras_latency(model, runs: int = 20, warmup: int = 3) -> float:
+    """Median seconds of one batch-1 forward pass through the Keras model (graph mode)."""
+    import tensorflow as tf
+
+    x = tf.constant(np.random.default_rng(0).random((1, *model.input_shape[1:])).astype(np.float32))
+    forward = tf.function(lambda t: model(t, training=False))
+    for _ in range(warmup):
+        forward(x)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        forward(x).numpy()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def make_interpreter(path, threads: int = 2):
+    """A LiteRT interpreter (``ai_edge_litert``), falling back to TensorFlow's where it is absent."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # pragma: no cover - only without the export extra
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def tflite_latency(path, runs: int = 50, warmup: int = 5, threads: int = 2) -> float:
+    """Median seconds of one invoke of a ``.tflite`` model after warm-up."""
+    interpreter = make_interpreter(path, threads)
+    detail = interpreter.get_input_details()[0]
+    x = np.random.default_rng(0).random(detail["shape"]).astype(detail["dtype"])
+    interpreter.set_tensor(detail["index"], x)
+    for _ in range(warmup):
+        interpreter.invoke()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        interpreter.invoke()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def to_tflite(model, path=None) -> Path:
+    """Export a float TFLite file with Keras's LiteRT exporter; returns its path."""
+    path = Path(path) if path else Path(tempfile.mkdtemp()) / f"{model.name}.tflite"
+    model.export(str(path), format="litert", verbose=False)
+    return path
+
+
+def profile(model, runs: int = 20, tflite: bool = True) -> dict:
+    """Parameters, MACs, Keras latency and (optionally) LiteRT latency of ``model``."""
+    row = {
+        "model": model.name,
+        "input": "x".join(str(d) for d in model.input_shape[1:]),
+        "params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+        "MMACs": count_macs(model) / 1e6,
+        "keras_ms": keras_latency(model, runs=runs) * 1e3,
+    }
+    if tflite:
+        path = to_tflite(model)
+        row["tflite_kb"] = path.stat().st_size / 1024
+        row["tflite_ms"] = tflite_latency(path, runs=runs * 2) * 1e3
+    return row
+
+
+def mediapipe_row(anchors_dir, runs: int = 40, landscape: bool = False) -> dict:
+    """The same numbers for MediaPipe's selfie segmenter, measured in this run."""
+    name = "mediapipe_selfie_segmentation_landscape.tflite" if landscape else "mediapipe_selfie_segmentation.tflite"
+    path = Path(anchors_dir) / name
+    interpreter = make_interpreter(path)
+    detail = interpreter.get_input_details()[0]
+    return {
+        "model": "mediapipe" + ("_landscape" if landscape else ""),
+        "input": "x".join(str(d) for d in detail["shape"][1:]),
+        "params": None,
+        "MMACs": None,
+        "keras_ms": None,
+        "tflite_kb": path.stat().st_size / 1024,
+        "tflite_ms": tflite_latency(path, runs=runs) * 1e3,
+    }

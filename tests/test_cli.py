@@ -1,0 +1,35 @@
+"""The command line: real commands, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from selfieseg.cli import main
+
+
+def test_datasets_lists_what_is_present(data_root, capsys, monkeypatch):
+    monkeypatch.setenv("SELFIESEG_DATA", str(data_root))
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "pfcn" in out and "1605 samples" in out  # split=all: every PFCN image with a mask
+    assert "picsart" in out and "1191 samples" in out
+    assert "aisegment" in out and "manual" in out
+
+
+def test_user_errors_print_one_line_and_exit_2(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "selfieseg", "download", "aisegment", "--root", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("selfieseg: error: aisegment: no direct download link")
+    assert "Traceback" not in result.stderr
+
+
+def test_models_lists_the_four_architectures(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in ("mnv2_unet", "mnv3_unet", "portraitnet", "sinet"):
+        assert name in out
+    assert "86,834" in out and "_tiny" not in out

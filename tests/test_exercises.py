@@ -1,0 +1,66 @@
+"""Exercise checks catch wrong answers with a useful hint and accept right ones; solutions strip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from selfieseg import exercises
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+
+
+def test_person_fraction_check():
+    assert exercises.check_person_fraction(lambda m: float((np.asarray(m) > 0).mean()))
+    with pytest.raises(AssertionError, match="255x too large"):
+        exercises.check_person_fraction(lambda m: float(np.asarray(m, float).mean()))
+    with pytest.raises(AssertionError, match="forget `return`"):
+        exercises.check_person_fraction(lambda m: None)
+
+
+def test_voc_check_names_the_mistake():
+    with pytest.raises(AssertionError, match="only class 15"):
+        exercises.check_voc_to_person(lambda c: ((c > 0).astype(np.uint8), c == 255))
+    with pytest.raises(AssertionError, match="void border"):
+        exercises.check_voc_to_person(lambda c: ((c == 15).astype(np.uint8), c == 0))
+    assert exercises.check_voc_to_person(lambda c: ((c == 15).astype(np.uint8), c == 255))
+
+
+def test_flip_check_distinguishes_axes_and_unflipped_masks():
+    with pytest.raises(AssertionError, match="up-down"):
+        exercises.check_flip_pair(lambda i, m: (i[::-1], m[::-1]))
+    with pytest.raises(AssertionError, match="move together"):
+        exercises.check_flip_pair(lambda i, m: (i[:, ::-1], m))
+    assert exercises.check_flip_pair(lambda i, m: (i[:, ::-1], m[:, ::-1]))
+
+
+def test_param_and_close_checks():
+    import keras
+
+    layer = keras.layers.Conv2D(8, 3, use_bias=False)
+    layer.build((None, 16, 16, 4))
+    assert exercises.check_param_count(3 * 3 * 4 * 8, layer)
+    with pytest.raises(AssertionError, match="off by"):
+        exercises.check_param_count(3 * 3 * 4 * 8 + 8, layer)
+    with pytest.raises(AssertionError, match="too high"):
+        exercises.check_close(1.2, 1.0, "ratio")
+
+
+def test_every_chapter_has_three_checked_exercises_and_strips(tmp_path):
+    chapters = sorted(BOOK.glob("*.ipynb"))
+    assert len(chapters) == 5
+    for chapter in chapters:
+        cells = json.loads(chapter.read_text())["cells"]
+        solutions = [c for c in cells if "solution" in c["metadata"].get("tags", [])]
+        checks = [c for c in cells if c["cell_type"] == "code" and "check_" in "".join(c["source"])]
+        assert len(solutions) >= 3 and len(checks) >= 3, chapter.name
+        assert any("parameters" in c["metadata"].get("tags", []) for c in cells), chapter.name
+        student = exercises.strip_solutions(chapter, tmp_path / chapter.name)
+        stripped = json.loads(student.read_text())["cells"]
+        assert len(stripped) == len(cells) - len(solutions)
+        assert not any("solution" in c["metadata"].get("tags", []) for c in stripped)
+    with pytest.raises(Exception, match="same file as the input"):
+        exercises.strip_solutions(chapters[0], chapters[0])
