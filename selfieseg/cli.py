@@ -7,6 +7,7 @@ and exit with status 2, instead of a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -56,18 +57,69 @@ def _cmd_models(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from selfieseg.models import SPECS, shipped_weights_path
+    from selfieseg.demo import run_demo, shipped_models
 
-    shipped = [name for name, spec in SPECS.items() if not spec.tiny and shipped_weights_path(name).exists()]
-    if not shipped:
+    if not shipped_models():
         book = REPO / "_config.yml"
         if not book.exists():
             raise SelfieSegError("no shipped weights in this version and no book source beside the package.")
         print("No shipped weights yet: building the course book instead (the segmentation demo arrives with trained weights).")
-        subprocess.run([sys.executable, "-m", "jupyter_book", "build", str(REPO), "--quiet"], check=True, env=None)
+        executable = Path(sys.executable).with_name("jupyter-book")
+        if not executable.exists():
+            raise SelfieSegError("jupyter-book is not installed: pip install 'selfieseg[book]'.")
+        subprocess.run([str(executable), "build", str(REPO), "--quiet"], check=True)
         print(f"Book written to {REPO / '_build' / 'html' / 'index.html'}")
         return 0
-    raise SelfieSegError("the segmentation demo needs selfieseg.inference, which arrives with the training issue.")
+    results = run_demo(args.image, args.out, args.model)
+    print(f"segmented {'the sample portrait' if args.image is None else args.image} with {results['model']}:")
+    for key in ("mask", "blurred", "replaced", "cutout", "side_by_side"):
+        print(f"  {key:13s} {results[key]}")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from selfieseg.train import train
+
+    state = train(
+        model=args.model,
+        data=tuple(args.data.split(",")),
+        epochs=args.epochs,
+        out=args.out,
+        resume=args.resume,
+        input_size=args.input_size,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+        steps_per_epoch=args.steps_per_epoch,
+    )
+    print(f"{args.out}: epoch {state['epoch']}, best validation IoU {state['best']:.4f}, "
+          f"{state['seconds'] / 60:.1f} min of training")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from selfieseg import data
+    from selfieseg.inference import Segmenter, TFLiteSegmenter
+    from selfieseg.train import evaluate_split
+
+    if args.weights and args.weights.endswith(".tflite"):
+        segmenter = TFLiteSegmenter(args.weights)
+    else:
+        segmenter = Segmenter(args.model, weights=args.weights or "shipped")
+    options = {"split": args.split} if args.data == "pfcn" else {}
+    reader = data.open_dataset(args.data, **options)
+    scores = evaluate_split(segmenter, reader)
+    print(f"{segmenter.name} on {args.data} {args.split or ''} ({len(scores.per_image)} images): "
+          f"mean per-image IoU {scores.mean_iou:.4f}, dataset IoU {scores.dataset_iou:.4f}")
+    return 0
+
+
+def _cmd_ship(args) -> int:
+    from selfieseg.release import ship
+
+    card = ship(args.run)
+    print(json.dumps(card, indent=2))
+    return 0
 
 
 def _cmd_exercises(args) -> int:
@@ -99,9 +151,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("demo", help="the README's main job")
-    p.add_argument("image", nargs="?")
+    p.add_argument("image", nargs="?", help="a photo (default: scikit-image's astronaut)")
     p.add_argument("--out", default="outputs/demo")
+    p.add_argument("--model", help="a shipped model name (default: the most accurate shipped)")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("train", help="train a model (checkpoints every epoch; --resume continues)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", default="pfcn,picsart", help="comma-separated dataset names (PFCN: its train split)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--out", required=True)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--input-size", type=int)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps-per-epoch", type=int)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="person IoU of a model on a dataset split")
+    p.add_argument("--model", default="sinet")
+    p.add_argument("--weights", help="a .weights.h5, .keras or .tflite file (default: shipped)")
+    p.add_argument("--data", default="pfcn")
+    p.add_argument("--split", default="test")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("ship", help="evaluate a run on PFCN test, copy its weights into the package, write its model card")
+    p.add_argument("--run", required=True)
+    p.set_defaults(func=_cmd_ship)
 
     p = sub.add_parser("exercises", help="make a student copy of a chapter without its solution cells")
     p.add_argument("notebook")

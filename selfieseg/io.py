@@ -168,8 +168,12 @@ def atomic_path(destination, inputs=()):
     )
     os.close(fd)
     tmp = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         yield tmp
+        if tmp.exists():
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get normal permissions
         os.replace(tmp, destination)
     finally:
         if tmp.exists():

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from selfieseg.data.hub import download, load_manifest
 from selfieseg.data.readers import (
+    EG1800,
+    PFCN,
     AISegment,
     BaiduAug,
-    EG1800,
     ImageMaskFolder,
     PascalPerson,
-    PFCN,
     PicsArt,
     Portrait256,
     Portseg128,

@@ -145,6 +145,11 @@ class SegmentationSequence(keras.utils.PyDataset):
     sees new random geometry and texture; without, images are just resized. Pixel
     weights are 0 where the dataset's ignore mask is set, so losses skip them.
     ``prior=True`` appends PortraitNet's previous-frame mask as a 4th input channel.
+
+    With ``valid_channel=True`` the target gets a second channel, the valid weight,
+    instead of a separate sample weight: the form :mod:`selfieseg.losses` reads, so Dice
+    and boundary terms honour ignored pixels too. ``output_names`` repeats the target
+    for each named model output (PortraitNet's ``mask`` and ``boundary``).
     """
 
     def __init__(
@@ -157,6 +162,8 @@ class SegmentationSequence(keras.utils.PyDataset):
         shuffle: bool = True,
         seed: int = 0,
         indices=None,
+        valid_channel: bool = False,
+        output_names=None,
         **pydataset_kwargs,
     ):
         super().__init__(**pydataset_kwargs)
@@ -170,6 +177,8 @@ class SegmentationSequence(keras.utils.PyDataset):
         self.prior = prior
         self.shuffle = shuffle
         self.seed = seed
+        self.valid_channel = valid_channel
+        self.output_names = tuple(output_names) if output_names else None
         self.epoch = 0
         self._order = self._make_order()
 
@@ -210,7 +219,13 @@ class SegmentationSequence(keras.utils.PyDataset):
         chosen = self._order[batch * self.batch_size : (batch + 1) * self.batch_size]
         rng = np.random.default_rng((self.seed, self.epoch, batch))
         xs, ys, ws = zip(*(self.example(i, rng) for i in chosen))
-        return np.stack(xs), np.stack(ys)[..., None], np.stack(ws)
+        x, y, w = np.stack(xs), np.stack(ys)[..., None], np.stack(ws)
+        if not self.valid_channel:
+            return x, y, w
+        y = np.concatenate([y, w[..., None]], axis=-1)
+        if self.output_names:
+            return x, {name: y for name in self.output_names}
+        return x, y
 
 
 def split_indices(count: int, validation: float = 0.1, seed: int = 0):

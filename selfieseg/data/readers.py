@@ -114,7 +114,7 @@ class SegmentationDataset:
         if self.resize_masks:
             dtype = mask.dtype
             resized = cv2.resize(
-                mask.astype(np.float32) if dtype == bool else mask,
+                mask.astype(np.uint8) if dtype.kind == "b" else mask,
                 (image.shape[1], image.shape[0]),
                 interpolation=cv2.INTER_NEAREST,
             )

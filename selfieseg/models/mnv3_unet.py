@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import keras
 
+from selfieseg.errors import ModelError
 from selfieseg.models.common import (
     check_input_size,
     imagenet_encoder_error,
@@ -20,7 +21,6 @@ from selfieseg.models.common import (
     taps_by_stride,
 )
 from selfieseg.models.mnv2_unet import upsample_block
-from selfieseg.errors import ModelError
 
 
 def build_mnv3_unet(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from selfieseg.errors import ModelError
 from selfieseg.models.common import check_input_size, mobilenet_v2_encoder, probability_head, rgb_input
 
 #: encoder outputs added to the decoder at 1/16, 1/8, 1/4, 1/2 (the last block of each stage)

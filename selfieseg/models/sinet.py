@@ -21,7 +21,15 @@ import keras
 from keras import layers, ops
 
 from selfieseg.errors import ModelError
-from selfieseg.models.common import PACKAGE, ChannelShuffle, TwoClassToLogit, check_input_size, conv_bn_act, probability_head, rgb_input
+from selfieseg.models.common import (
+    PACKAGE,
+    ChannelShuffle,
+    TwoClassToLogit,
+    check_input_size,
+    conv_bn_act,
+    probability_head,
+    rgb_input,
+)
 
 #: (kernel, pool) of the two S2 blocks in each S2 module: p=2 modules at 1/4, q=8 at 1/8
 PAPER_CONFIG = (

@@ -1,0 +1,82 @@
+"""The README's main job: segment a portrait with shipped weights and show what it enables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from selfieseg.errors import ModelError
+
+#: preference when several models ship: most accurate first (model cards may override)
+PREFERENCE = ("portraitnet", "mnv2_unet", "mnv3_unet", "sinet")
+
+
+def shipped_models() -> list[str]:
+    from selfieseg.models import shipped_weights_path
+
+    return [name for name in PREFERENCE if shipped_weights_path(name).exists()]
+
+
+def best_shipped_model() -> str:
+    """The shipped model with the highest PFCN-test IoU in its model card."""
+    from selfieseg.models import WEIGHTS_DIR
+
+    names = shipped_models()
+    if not names:
+        raise ModelError("no shipped weights in this version of selfieseg.")
+
+    def score(name):
+        card = WEIGHTS_DIR / f"{name}.json"
+        return json.loads(card.read_text()).get("pfcn_test_iou", 0.0) if card.exists() else 0.0
+
+    return max(names, key=score)
+
+
+def sample_portrait() -> np.ndarray:
+    """scikit-image's astronaut (Eileen Collins, NASA, public domain): shipped by scikit-image."""
+    from skimage import data
+
+    return data.astronaut()
+
+
+def run_demo(image=None, out="outputs/demo", model: str | None = None) -> dict:
+    """Segment ``image`` (a path; default: the astronaut) and write mask, effects and a figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from selfieseg import effects
+    from selfieseg.inference import Segmenter, as_rgb
+    from selfieseg.io import atomic_path, write_image
+
+    name = model or best_shipped_model()
+    segmenter = Segmenter(name)
+    rgb = sample_portrait() if image is None else as_rgb(image)
+    inputs = [image] if image is not None else []
+    probability = segmenter.predict(rgb)
+    out = Path(out)
+    results = {
+        "mask": write_image(out / "mask.png", (probability * 255 + 0.5).astype(np.uint8), inputs),
+        "blurred": write_image(out / "blurred.jpg", effects.blur_background(rgb, probability), inputs),
+        "replaced": write_image(
+            out / "replaced.jpg", effects.replace_background(rgb, probability, effects.studio_backdrop(*rgb.shape[:2])), inputs
+        ),
+        "cutout": write_image(out / "cutout.png", effects.cutout(rgb, probability), inputs),
+    }
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4.6))
+    panels = [(rgb, "input"), (probability, f"{name}: person probability"),
+              (np.asarray(plt.imread(results["blurred"])), "blurred background"),
+              (np.asarray(plt.imread(results["replaced"])), "replaced background")]
+    for ax, (shown, title) in zip(axes, panels):
+        ax.imshow(shown, cmap="gray" if np.ndim(shown) == 2 else None, vmin=0, vmax=1 if np.ndim(shown) == 2 else None)
+        ax.set_title(title)
+        ax.axis("off")
+    fig.tight_layout()
+    with atomic_path(out / "side_by_side.png", inputs) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+    results["side_by_side"] = out / "side_by_side.png"
+    return {"model": name, **{k: str(v) for k, v in results.items()}}

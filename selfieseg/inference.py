@@ -1,0 +1,131 @@
+"""Segment any photo: ``Segmenter("sinet").predict(image) -> HxW float32 person probability``.
+
+The image may be a path (EXIF rotation applied, so the mask matches what a viewer
+shows) or an array: RGB, grayscale, RGBA, uint8/uint16/float. It is resized to the
+model's input, and the probability is resized back to the image's own size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from selfieseg.errors import ImageReadError, ModelError
+from selfieseg.io import _to_uint8, read_image
+
+#: arrays above this many pixels are refused, as files are (see selfieseg.io.MAX_PIXELS)
+MAX_PIXELS = 100_000_000
+
+
+def as_rgb(image) -> np.ndarray:
+    """Any image (path or array) -> RGB uint8 ``HxWx3``, with a clear error for what cannot be."""
+    if isinstance(image, (str, Path)):
+        return read_image(image)
+    array = np.asarray(image)
+    if array.size == 0 or array.ndim not in (2, 3):
+        raise ImageReadError(f"expected an HxW or HxWxC image array, got shape {array.shape}.")
+    if array.shape[0] * array.shape[1] > MAX_PIXELS:
+        raise ImageReadError(f"image of {array.shape[1]}x{array.shape[0]} pixels is above the {MAX_PIXELS:,} limit; downscale it.")
+    array = _to_uint8(array)
+    if array.ndim == 2:
+        return np.repeat(array[..., None], 3, axis=2)
+    channels = array.shape[2]
+    if channels == 1:
+        return np.repeat(array, 3, axis=2)
+    if channels == 4:
+        alpha = array[..., 3:].astype(np.float32) / 255.0
+        return (array[..., :3].astype(np.float32) * alpha + 0.5).astype(np.uint8)
+    if channels == 3:
+        return np.ascontiguousarray(array)
+    raise ImageReadError(f"image has {channels} channels; expected 1 (gray), 3 (RGB) or 4 (RGBA).")
+
+
+class _Resizing:
+    """Shared pre- and post-processing: squash to the model's size, resize back."""
+
+    input_hw: tuple[int, int]
+    channels: int = 3
+
+    def _prepare(self, rgb: np.ndarray, prior=None) -> np.ndarray:
+        height, width = self.input_hw
+        x = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+        if self.channels == 4:
+            if prior is None:
+                prior = np.zeros((height, width), np.float32)
+            else:
+                prior = cv2.resize(np.asarray(prior, np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+            x = np.concatenate([x, prior[..., None]], axis=-1)
+        return x[None]
+
+    @staticmethod
+    def _restore(probability: np.ndarray, shape) -> np.ndarray:
+        probability = np.asarray(probability, np.float32).reshape(probability.shape[1:3])
+        return np.clip(cv2.resize(probability, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR), 0, 1)
+
+
+class Segmenter(_Resizing):
+    """A Keras model by name (shipped weights) or from a ``.keras`` / ``.weights.h5`` file."""
+
+    def __init__(self, model="sinet", weights="shipped", input_size=None):
+        import keras
+
+        from selfieseg.models import SPECS, load
+
+        if isinstance(model, keras.Model):
+            self.model = model
+        elif isinstance(model, (str, Path)) and str(model).endswith(".keras"):
+            path = Path(model)
+            if not path.exists():
+                raise ModelError(f"{path}: model file not found.")
+            import selfieseg.models.common  # noqa: F401  (registers custom layers)
+
+            try:
+                self.model = keras.saving.load_model(path, compile=False)
+            except Exception as exc:
+                raise ModelError(f"{path}: not a readable .keras model ({str(exc).splitlines()[0][:160]}).") from None
+        elif model in SPECS:
+            self.model = load(model, weights=weights, input_size=input_size)
+        else:
+            load(str(model))  # raises the registry's error listing valid names
+        shape = self.model.input_shape
+        self.input_hw = (int(shape[1]), int(shape[2]))
+        self.channels = int(shape[3])
+        self.name = self.model.name
+        import tensorflow as tf
+
+        self._forward = tf.function(lambda t: self.model(t, training=False), reduce_retracing=True)
+
+    def predict(self, image, prior=None) -> np.ndarray:
+        """Person probability, ``HxW`` float32 in [0, 1], at the image's own size."""
+        rgb = as_rgb(image)
+        out = self._forward(self._prepare(rgb, prior))
+        return self._restore(np.asarray(out), rgb.shape)
+
+
+class TFLiteSegmenter(_Resizing):
+    """A ``.tflite`` segmenter (ours or MediaPipe's: RGB in [0, 1], probability out) on LiteRT."""
+
+    def __init__(self, path, threads: int = 2):
+        from selfieseg.models.profile import make_interpreter
+
+        path = Path(path)
+        if not path.exists():
+            raise ModelError(f"{path}: model file not found.")
+        try:
+            self.interpreter = make_interpreter(path, threads)
+        except Exception as exc:
+            raise ModelError(f"{path}: not a readable TFLite model ({str(exc).splitlines()[0][:160]}).") from None
+        detail = self.interpreter.get_input_details()[0]
+        self.input_index = detail["index"]
+        self.output_index = self.interpreter.get_output_details()[0]["index"]
+        self.input_hw = (int(detail["shape"][1]), int(detail["shape"][2]))
+        self.channels = int(detail["shape"][3])
+        self.name = path.stem
+
+    def predict(self, image, prior=None) -> np.ndarray:
+        rgb = as_rgb(image)
+        self.interpreter.set_tensor(self.input_index, self._prepare(rgb, prior))
+        self.interpreter.invoke()
+        return self._restore(self.interpreter.get_tensor(self.output_index), rgb.shape)

@@ -1,0 +1,210 @@
+"""Training that survives the end of a session: checkpoints every epoch, resume after a kill.
+
+``train("sinet", data=("pfcn", "picsart"), epochs=60, out="runs/sinet")`` decodes the
+datasets once into a cache, trains with augmentation, writes after every epoch
+
+* ``last.weights.h5``: the training model's weights (small: no optimizer state),
+* ``best.weights.h5``: the inference model's weights at the best validation IoU,
+* ``state.json``: epoch reached, best score, the run's settings,
+* ``log.csv``: one row of losses and metrics per epoch,
+
+and resumes from them with ``resume=True``. The PFCN *test* split is refused: it is the
+benchmark. Validation is a seeded share of the training data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+
+from selfieseg.data import open_dataset
+from selfieseg.data.pipeline import SegmentationSequence, build_cache, split_indices
+from selfieseg.errors import DatasetError, ModelError
+from selfieseg.io import atomic_path
+from selfieseg.losses import BoundaryLoss, SegmentationLoss
+from selfieseg.metrics import PersonIoU
+from selfieseg.models import SPECS, build
+from selfieseg.models.common import copy_weights_by_name
+
+#: datasets a run may train on, and the reader options for their training portion
+TRAINING_PORTIONS = {"pfcn": {"split": "train"}}
+
+
+def training_readers(names, root=None):
+    readers = []
+    for name in names:
+        if name.endswith(":test") or name == "pfcn_test":
+            raise DatasetError("the PFCN test split is the benchmark: it is never trained on.")
+        readers.append(open_dataset(name, root, **TRAINING_PORTIONS.get(name, {})))
+    return readers
+
+
+def cosine_schedule(base: float, epochs: int, warmup: int = 1, floor: float = 0.02):
+    """Learning rate for an epoch: linear warm-up, then cosine decay to ``floor * base``."""
+
+    def rate(epoch: int, _current=None) -> float:
+        if epoch < warmup:
+            return base * (epoch + 1) / (warmup + 1)
+        progress = (epoch - warmup) / max(1, epochs - warmup)
+        return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+    return rate
+
+
+def save_weights_atomic(model, path: Path) -> None:
+    """``model.save_weights`` to a temporary ``*.weights.h5`` beside ``path``, then rename."""
+    tmp = path.with_name(f".{os.getpid()}.{path.name}")
+    try:
+        model.save_weights(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Writes last/best weights and ``state.json`` atomically after every epoch."""
+
+    def __init__(self, out: Path, name: str, inference_model, settings: dict, best: float, monitor="val_mask_person_iou"):
+        super().__init__()
+        self.out, self.name, self.inference_model = out, name, inference_model
+        self.settings, self.best, self.monitor = settings, best, monitor
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        save_weights_atomic(self.model, self.out / "last.weights.h5")
+        score = logs.get(self.monitor, logs.get("val_person_iou"))
+        improved = score is not None and score > self.best
+        if improved:
+            self.best = float(score)
+            copy_weights_by_name(self.model, self.inference_model.layers)
+            save_weights_atomic(self.inference_model, self.out / "best.weights.h5")
+        state_path = self.out / "state.json"
+        state = json.loads(state_path.read_text()) if state_path.exists() else {"seconds": 0.0}
+        state.update(
+            epoch=epoch + 1,
+            best=self.best,
+            settings=self.settings,
+            seconds=state.get("seconds", 0.0) + (time.time() - self.started),
+        )
+        self.started = time.time()
+        with atomic_path(state_path) as tmp:
+            tmp.write_text(json.dumps(state, indent=2))
+
+
+def train(
+    model: str = "sinet",
+    data=("pfcn", "picsart"),
+    epochs: int = 30,
+    out="runs/sinet",
+    resume: bool = False,
+    input_size=None,
+    batch_size: int = 16,
+    learning_rate: float = 2e-3,
+    encoder_weights="auto",
+    validation: float = 0.1,
+    seed: int = 0,
+    steps_per_epoch=None,
+    cache_dir=None,
+    root=None,
+    verbose: int = 1,
+    **model_options,
+) -> dict:
+    """Train ``model`` on ``data``; returns the run's final ``state.json`` as a dict."""
+    spec = SPECS.get(model)
+    if spec is None:
+        build(model)  # raises the registry's error listing valid names
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / "state.json"
+    size = int(input_size or spec.input_size)
+    settings = dict(model=model, data=list(data), epochs=epochs, input_size=size, batch_size=batch_size,
+                    learning_rate=learning_rate, validation=validation, seed=seed, options=model_options)
+    keras.utils.set_random_seed(seed)
+
+    # --- data: cached once, split into train / validation --------------------------------
+    readers = training_readers(data, root)
+    cache_size = max(256, int(math.ceil(size * 1.15 / 32) * 32))
+    cache_root = Path(cache_dir or os.environ.get("SELFIESEG_CACHE") or Path.home() / ".cache" / "selfieseg")
+    cache = build_cache(readers, cache_root / f"{'+'.join(sorted(data))}_{cache_size}", size=(cache_size, cache_size))
+    train_idx, val_idx = split_indices(len(cache), validation, seed)
+    with_prior = spec.channels == 4
+    boundary = model.startswith("portraitnet")
+    outputs = ("mask", "boundary") if boundary else None
+    common = dict(batch_size=batch_size, size=size, prior=with_prior, valid_channel=True, output_names=outputs)
+    train_seq = SegmentationSequence(cache, augment=True, indices=train_idx, seed=seed, **common)
+    val_seq = SegmentationSequence(cache, augment=None, shuffle=False, indices=val_idx, **common)
+
+    # --- model, losses, optimiser ---------------------------------------------------------
+    if encoder_weights == "auto":
+        encoder_weights = "imagenet" if model in ("portraitnet",) and model_options.get("alpha", 1.0) == 1.0 else None
+    options = dict(model_options)
+    if boundary:
+        options["with_boundary"] = True
+    net = build(model, input_size=size, logits=True, encoder_weights=encoder_weights, **options)
+    inference = build(model, input_size=size, **model_options)
+    if boundary:
+        losses = {"mask": SegmentationLoss(bce=1.0, dice=1.0), "boundary": BoundaryLoss()}
+        loss_weights = {"mask": 1.0, "boundary": 0.3}
+        metrics = {"mask": [PersonIoU()]}
+    else:
+        emphasis = 2.0 if model.startswith("sinet") else 0.0
+        losses, loss_weights, metrics = SegmentationLoss(bce=1.0, dice=1.0, boundary_emphasis=emphasis), None, [PersonIoU()]
+    net.compile(optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=1e-4), loss=losses,
+                loss_weights=loss_weights, metrics=metrics)
+
+    # --- resume ---------------------------------------------------------------------------
+    initial_epoch, best = 0, -1.0
+    if resume and state_path.exists():
+        state = json.loads(state_path.read_text())
+        initial_epoch, best = int(state["epoch"]), float(state.get("best", -1.0))
+        last = out / "last.weights.h5"
+        try:
+            net.optimizer.build(net.trainable_variables)  # so its saved moments load too
+            net.load_weights(last)
+        except Exception as exc:
+            raise ModelError(
+                f"{last}: checkpoint cannot be loaded ({str(exc).splitlines()[0][:160]}). It may be corrupt: "
+                "delete it and state.json to start again, or restore it from git."
+            ) from None
+        if best >= 0 and (out / "best.weights.h5").exists():
+            inference.load_weights(out / "best.weights.h5")
+        if verbose:
+            print(f"resuming {out} at epoch {initial_epoch} (best validation IoU {best:.4f})")
+    elif state_path.exists() and not resume:
+        raise ModelError(f"{out} already holds a run (state.json); pass resume=True to continue it, or another --out.")
+    if initial_epoch >= epochs:
+        return json.loads(state_path.read_text())
+
+    monitor = "val_mask_person_iou" if boundary else "val_person_iou"
+    callbacks = [
+        keras.callbacks.LearningRateScheduler(cosine_schedule(learning_rate, epochs)),
+        keras.callbacks.CSVLogger(str(out / "log.csv"), append=initial_epoch > 0),
+        EpochCheckpoint(out, model, inference, settings, best, monitor=monitor),
+    ]
+    net.fit(train_seq, validation_data=val_seq, epochs=epochs, initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)
+    return json.loads(state_path.read_text())
+
+
+def evaluate_split(segmenter, reader, progress: bool = True):
+    """Per-image IoU of ``segmenter`` on every sample of ``reader`` (at each image's own size)."""
+    from tqdm.auto import tqdm
+
+    from selfieseg.metrics import IoUAccumulator
+
+    scores = IoUAccumulator()
+    for sample in tqdm(reader, total=len(reader), desc="evaluating", disable=not progress):
+        scores.add(sample.mask, segmenter.predict(sample.image), sample.ignore)
+    return scores
+
+
+__all__ = ["cosine_schedule", "evaluate_split", "train", "training_readers"]
+
+

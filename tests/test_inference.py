@@ -1,0 +1,59 @@
+"""Segmenter / TFLiteSegmenter: any image in, a probability at the image's own size out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from selfieseg.errors import ImageReadError, ModelError
+from selfieseg.inference import Segmenter, TFLiteSegmenter, as_rgb
+from selfieseg.metrics import IoUAccumulator
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    import selfieseg
+
+    return Segmenter(selfieseg.load("sinet_tiny", weights=None))
+
+
+def test_any_size_and_layout_gives_a_mask_of_that_size(tiny):
+    rgb = np.random.default_rng(0).integers(0, 255, (123, 77, 3), dtype=np.uint8)
+    for image in (rgb, rgb[..., 0], np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)]), rgb.astype(np.uint16) * 257):
+        mask = tiny.predict(image)
+        assert mask.shape == (123, 77) and mask.dtype == np.float32
+        assert 0 <= mask.min() and mask.max() <= 1
+
+
+def test_exif_rotated_photo_gets_a_mask_matching_the_viewer(tiny, tmp_path):
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 255, (40, 60, 3), dtype=np.uint8))
+    exif = image.getexif()
+    exif[0x0112] = 8
+    image.save(tmp_path / "p.jpg", exif=exif)
+    assert tiny.predict(tmp_path / "p.jpg").shape == (60, 40)
+
+
+def test_bad_images_fail_clearly(tiny, tmp_path):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(ImageReadError, match="0 bytes"):
+        tiny.predict(tmp_path / "empty.jpg")
+    with pytest.raises(ImageReadError, match="channels"):
+        as_rgb(np.zeros((8, 8, 5), np.uint8))
+    with pytest.raises(ImageReadError, match="shape"):
+        as_rgb(np.zeros((0, 8, 3), np.uint8))
+    with pytest.raises(ModelError, match="not found"):
+        Segmenter(tmp_path / "nope.keras")
+    with pytest.raises(ModelError, match="unknown model"):
+        Segmenter("deeplab")
+
+
+def test_mediapipe_through_the_same_pipeline_segments_real_portraits(anchors_root, pfcn_test):
+    mediapipe = TFLiteSegmenter(anchors_root / "mediapipe_selfie_segmentation.tflite")
+    scores = IoUAccumulator()
+    for index in range(0, 264, 33):  # 8 test portraits spread over the split
+        sample = pfcn_test[index]
+        probability = mediapipe.predict(sample.image)
+        assert probability.shape == sample.mask.shape
+        scores.add(sample.mask, probability)
+    assert scores.mean_iou > 0.9, scores.per_image

@@ -1,0 +1,91 @@
+"""Losses and metrics: known values, the ignore channel, serialisation."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from selfieseg import losses, metrics
+
+
+def _pair(seed=0):
+    rng = np.random.default_rng(seed)
+    mask = (rng.random((2, 16, 16, 1)) > 0.5).astype(np.float32)
+    logits = rng.normal(0, 2, (2, 16, 16, 1)).astype(np.float32)
+    return mask, logits
+
+
+def test_bce_matches_keras_and_perfect_dice_is_zero():
+    mask, logits = _pair()
+    ours = np.asarray(losses.binary_crossentropy(mask, logits))
+    reference = keras.losses.binary_crossentropy(mask, logits, from_logits=True).numpy().mean(axis=(1, 2))
+    np.testing.assert_allclose(ours, reference, rtol=1e-4)
+    assert np.asarray(losses.dice_loss(mask, (mask * 2 - 1) * 50)).max() < 1e-3
+    assert np.asarray(losses.dice_loss(mask, (1 - mask * 2) * 50)).min() > 0.9
+
+
+def test_ignored_pixels_do_not_count():
+    mask, logits = _pair()
+    valid = np.ones_like(mask)
+    valid[:, :8] = 0
+    wrong = logits.copy()
+    wrong[:, :8] = -50 * (mask[:, :8] * 2 - 1)  # confidently wrong, but only where ignored
+    with_valid = np.concatenate([mask, valid], -1)
+    for fn in (losses.binary_crossentropy, losses.dice_loss, losses.focal_loss):
+        # with the valid channel, what happens on ignored pixels changes nothing ...
+        np.testing.assert_allclose(np.asarray(fn(with_valid, wrong)), np.asarray(fn(with_valid, logits)), rtol=1e-5)
+        # ... without it, the same confident mistakes raise the loss
+        assert (np.asarray(fn(mask, wrong)) > np.asarray(fn(mask, logits))).all()
+
+
+def test_focal_downweights_easy_pixels_and_boundary_targets_edges():
+    mask, logits = _pair()
+    easy = (mask * 2 - 1) * 4
+    assert np.asarray(losses.focal_loss(mask, easy)).mean() < 0.1 * np.asarray(losses.binary_crossentropy(mask, easy)).mean()
+    square = np.zeros((1, 12, 12, 1), np.float32)
+    square[:, 3:9, 3:9] = 1
+    edges = np.asarray(losses.mask_edges(square, 3))[0, ..., 0]
+    assert edges[3, 5] == 1 and edges[6, 6] == 0 and edges[0, 0] == 0
+    assert float(np.asarray(losses.consistency_loss(logits, logits)).max()) < 1e-6
+    assert float(np.asarray(losses.consistency_loss(logits, -logits)).min()) > 0
+
+
+def test_loss_classes_round_trip_their_config():
+    loss = losses.SegmentationLoss(bce=1, dice=0.5, focal=0.2, boundary_emphasis=2)
+    clone = losses.SegmentationLoss.from_config(loss.get_config())
+    mask, logits = _pair()
+    assert float(loss(mask, logits)) == pytest.approx(float(clone(mask, logits)))
+    assert losses.BoundaryLoss.from_config(losses.BoundaryLoss(width=5).get_config()).width == 5
+
+
+def test_iou_per_image_and_dataset_and_size_mismatch():
+    truth = np.zeros((10, 10), np.uint8)
+    truth[:5] = 1
+    prediction = np.zeros((10, 10), np.float32)
+    prediction[:5, :5] = 0.9
+    assert metrics.iou(truth, prediction) == pytest.approx(0.5)
+    acc = metrics.IoUAccumulator()
+    acc.add(truth, prediction)
+    acc.add(np.ones((4, 4)), np.ones((4, 4)))
+    assert acc.mean_iou == pytest.approx(0.75) and acc.dataset_iou == pytest.approx((25 + 16) / (50 + 16))
+    with pytest.raises(ValueError, match="resize the prediction"):
+        metrics.iou(truth, np.zeros((5, 5)))
+    ignore = np.zeros((10, 10), bool)
+    ignore[:, 5:] = True
+    assert metrics.iou(truth, prediction, ignore=ignore) == pytest.approx(1.0)
+
+
+def test_boundary_f_score_and_keras_metric():
+    truth = np.zeros((40, 40), np.uint8)
+    truth[10:30, 10:30] = 1
+    assert metrics.boundary_f_score(truth, truth) == 1.0
+    shifted = np.roll(truth, 6, axis=1)
+    assert metrics.boundary_f_score(truth, shifted) < 0.6
+    metric = metrics.PersonIoU()
+    y = np.concatenate([truth[None, ..., None], np.ones((1, 40, 40, 1))], -1).astype(np.float32)
+    logits = (truth[None, ..., None].astype(np.float32) * 2 - 1) * 10.0
+    metric.update_state(y, logits)
+    assert float(metric.result()) == pytest.approx(1.0)
+    metric.update_state(y, -logits)  # everything wrong: IoU 0 for this image
+    assert float(metric.result()) == pytest.approx(0.5)

@@ -1,0 +1,61 @@
+"""Training: checkpoints, resume after a stop, corrupt checkpoints, the benchmark split refused."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from selfieseg.errors import DatasetError, ModelError
+from selfieseg.train import cosine_schedule, train, training_readers
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, data_root):
+    out = tmp_path_factory.mktemp("run")
+    cache = tmp_path_factory.mktemp("cache")
+    kwargs = dict(model="sinet_tiny", data=("picsart",), out=out, steps_per_epoch=2, batch_size=4,
+                  cache_dir=cache, root=data_root, verbose=0)
+    first = train(epochs=2, **kwargs)
+    return out, kwargs, first
+
+
+def test_checkpoints_every_epoch_and_resumes_where_it_stopped(run):
+    out, kwargs, first = run
+    assert first["epoch"] == 2 and 0 <= first["best"] <= 1
+    for name in ("last.weights.h5", "best.weights.h5", "state.json", "log.csv"):
+        assert (out / name).exists(), name
+    second = train(epochs=3, resume=True, **kwargs)
+    assert second["epoch"] == 3 and second["seconds"] > first["seconds"]
+    rows = list(csv.DictReader(open(out / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    with pytest.raises(ModelError, match="resume=True"):
+        train(epochs=4, **kwargs)
+
+
+def test_best_weights_load_into_the_inference_model(run):
+    import selfieseg
+
+    out, _, _ = run
+    model = selfieseg.load("sinet_tiny", weights=out / "best.weights.h5")
+    assert model.output_shape == (None, 32, 32, 1)
+
+
+def test_corrupt_checkpoint_is_reported_with_its_path(run, tmp_path):
+    out, kwargs, _ = run
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "state.json").write_text(json.dumps({"epoch": 1, "best": 0.1}))
+    (broken / "last.weights.h5").write_bytes(b"not hdf5")
+    with pytest.raises(ModelError, match="broken/last.weights.h5"):
+        train(epochs=3, resume=True, **{**kwargs, "out": broken})
+
+
+def test_the_benchmark_split_is_refused_and_schedule_decays(data_root):
+    with pytest.raises(DatasetError, match="never trained on"):
+        training_readers(["pfcn:test"], data_root)
+    readers = training_readers(["pfcn"], data_root)
+    assert len(readers[0]) == 1290  # PFCN's train list only
+    rate = cosine_schedule(1.0, 10, warmup=1)
+    assert rate(0) < rate(1) and rate(1) == pytest.approx(1.0) and rate(9) < 0.1
