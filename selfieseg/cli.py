@@ -91,6 +91,7 @@ def _cmd_train(args) -> int:
         learning_rate=args.lr,
         seed=args.seed,
         steps_per_epoch=args.steps_per_epoch,
+        init_weights=args.init,
     )
     print(f"{args.out}: epoch {state['epoch']}, best validation IoU {state['best']:.4f}, "
           f"{state['seconds'] / 60:.1f} min of training")
@@ -167,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps-per-epoch", type=int)
+    p.add_argument("--init", help="start from these weights (e.g. a smaller-size run's best.weights.h5)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="person IoU of a model on a dataset split")

@@ -33,6 +33,7 @@ def _weighted_mean(values, weight):
 def binary_crossentropy(y_true, y_pred, from_logits: bool = True, pixel_weight=None):
     """Per-image mean BCE over valid pixels (``pixel_weight`` adds e.g. boundary emphasis)."""
     mask, valid = split_target(y_true)
+    y_pred = ops.cast(y_pred, "float32")
     if from_logits:
         # log(1 + exp(-|z|)) + max(z, 0) - z * y: stable for any logit
         values = ops.maximum(y_pred, 0) - y_pred * mask + ops.log1p(ops.exp(-ops.abs(y_pred)))
@@ -46,7 +47,7 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = True, pixel_weight=N
 def dice_loss(y_true, y_pred, from_logits: bool = True, smooth: float = 1.0):
     """1 - soft Dice per image, over valid pixels: insensitive to how big the person is."""
     mask, valid = split_target(y_true)
-    p = _probability(y_pred, from_logits) * valid
+    p = _probability(ops.cast(y_pred, "float32"), from_logits) * valid
     mask = mask * valid
     axes = tuple(range(1, len(p.shape)))
     intersection = ops.sum(p * mask, axis=axes)
@@ -57,6 +58,7 @@ def dice_loss(y_true, y_pred, from_logits: bool = True, smooth: float = 1.0):
 def focal_loss(y_true, y_pred, from_logits: bool = True, gamma: float = 2.0, alpha: float | None = None):
     """Focal loss (Lin et al.): BCE down-weighted where the prediction is already confident."""
     mask, valid = split_target(y_true)
+    y_pred = ops.cast(y_pred, "float32")
     p = _probability(y_pred, from_logits)
     p_t = mask * p + (1 - mask) * (1 - p)
     if from_logits:

@@ -77,6 +77,8 @@ def ship(run, root=None, runs: int = 30) -> dict:
     log = run / "log.csv"
     epochs_log = list(csv.DictReader(open(log))) if log.exists() else []
 
+    card["history"] = [{key: float(value) for key, value in row.items() if value not in ("", None)} for row in epochs_log]
+
     WEIGHTS_DIR.mkdir(exist_ok=True)
     shutil.copyfile(best, WEIGHTS_DIR / f"{name}.weights.h5")
     (WEIGHTS_DIR / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
