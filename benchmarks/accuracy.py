@@ -35,7 +35,7 @@ def main(argv=None) -> int:
 
     test = open_dataset("pfcn", split="test")
     if args.limit:
-        test.records = test.records[: args.limit]
+        test = test.subset(range(args.limit))
     rows = []
     anchors = Path(args.anchors)
     for label, filename in (("MediaPipe (general, 256x256)", "mediapipe_selfie_segmentation.tflite"),

@@ -20,8 +20,7 @@ def main(argv=None) -> int:
     from selfieseg.data import open_dataset
     from selfieseg.data.pipeline import SegmentationSequence, build_cache
 
-    reader = open_dataset("pfcn", split="train")
-    reader.records = reader.records[: args.count]
+    reader = open_dataset("pfcn", split="train").subset(range(args.count))
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         cache = build_cache(reader, Path(tmp) / "c", size=(256, 256), progress=False)

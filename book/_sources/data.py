@@ -168,22 +168,7 @@ source = readers.get("pfcn") or next(iter(readers.values()))
 count = 48 if FAST else 320
 
 
-class FirstN:
-    # the first `count` samples of a reader, so this demonstration stays quick
-    def __init__(self, reader, n):
-        self.reader, self.n, self.name, self.root, self.labelled = reader, n, reader.name, reader.root, True
-
-    def __len__(self):
-        return self.n
-
-    def __iter__(self):
-        return (self.reader[i] for i in range(self.n))
-
-    def __getitem__(self, i):
-        return self.reader[i]
-
-
-subset = FirstN(source, count)
+subset = source.subset(range(count))  # the first `count` samples, so this stays quick
 cache_dir = Path(tempfile.mkdtemp()) / f"{source.name}_256"
 start = time.perf_counter()
 cache = build_cache(subset, cache_dir, size=(256, 256))

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -100,6 +99,17 @@ class SegmentationDataset:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self)} samples from {self.root})"
 
+    def subset(self, indices) -> SegmentationDataset:
+        """The same reader over some of its samples (``range``, a list, or a slice object)."""
+        import copy
+
+        chosen = self.records[indices] if isinstance(indices, slice) else [self.records[int(i)] for i in indices]
+        if not chosen:
+            raise DatasetError(f"{self!r}: the subset {indices!r} is empty.")
+        view = copy.copy(self)
+        view.records = chosen
+        return view
+
     # -- helpers for subclasses -------------------------------------------------------
     def _load(self, record: Record) -> Sample:
         image = read_image(record.image)
@@ -112,6 +122,8 @@ class SegmentationDataset:
         if image.shape[:2] == mask.shape[:2]:
             return mask
         if self.resize_masks:
+            import cv2  # lazily: importing OpenCV edits LD_LIBRARY_PATH, and importing us must not
+
             dtype = mask.dtype
             resized = cv2.resize(
                 mask.astype(np.uint8) if dtype.kind == "b" else mask,
@@ -552,6 +564,8 @@ def decode_supervisely_bitmap(data: str) -> np.ndarray:
 
 def rasterize_supervisely(annotation: dict, path=None) -> tuple[np.ndarray, np.ndarray]:
     """Turn one Supervisely annotation dict into (person uint8 mask, neutral bool mask)."""
+    import cv2  # lazily, see SegmentationDataset._fit
+
     try:
         height, width = int(annotation["size"]["height"]), int(annotation["size"]["width"])
     except (KeyError, TypeError, ValueError):

@@ -12,24 +12,8 @@ from selfieseg.data.readers import Sample
 from selfieseg.errors import DatasetError
 
 
-class _Subset:
-    """The first ``n`` samples of a reader (keeps the cache test fast on real data)."""
-
-    def __init__(self, reader, n):
-        self.reader, self.n, self.name, self.root, self.labelled = reader, n, reader.name, reader.root, True
-
-    def __len__(self):
-        return self.n
-
-    def __iter__(self):
-        return (self.reader[i] for i in range(self.n))
-
-    def __getitem__(self, i):
-        return self.reader[i]
-
-
 def test_cache_round_trips_real_pfcn_and_picsart(tmp_path, pfcn_test, picsart):
-    cache = build_cache([_Subset(pfcn_test, 6), _Subset(picsart, 4)], tmp_path / "c", size=(64, 48), progress=False)
+    cache = build_cache([pfcn_test.subset(range(6)), picsart.subset(range(4))], tmp_path / "c", size=(64, 48), progress=False)
     assert len(cache) == 10 and cache.images.shape == (10, 64, 48, 3) and cache.masks.dtype == np.uint8
     assert cache.names[0] == "pfcn/00002" and cache.names[6].startswith("picsart/")
     assert cache.ignore is None
@@ -40,13 +24,13 @@ def test_cache_round_trips_real_pfcn_and_picsart(tmp_path, pfcn_test, picsart):
     assert np.abs(cache.masks[0] / 255.0 - expected).mean() < 0.02
     again = ArrayCache(tmp_path / "c")
     assert again.names == cache.names
-    assert build_cache([_Subset(picsart, 2)], tmp_path / "c", size=(64, 48)).names == cache.names  # reused
+    assert build_cache([picsart.subset(range(2))], tmp_path / "c", size=(64, 48)).names == cache.names  # reused
     with pytest.raises(DatasetError, match="holds size"):
-        build_cache([_Subset(picsart, 2)], tmp_path / "c", size=(32, 32))
+        build_cache([picsart.subset(range(2))], tmp_path / "c", size=(32, 32))
 
 
 def test_sequence_batches_from_real_data_with_augmentation(picsart):
-    sequence = SegmentationSequence(_Subset(picsart, 10), batch_size=4, size=96, augment=True, seed=1)
+    sequence = SegmentationSequence(picsart.subset(range(10)), batch_size=4, size=96, augment=True, seed=1)
     assert len(sequence) == 3
     x, y, w = sequence[0]
     assert x.shape == (4, 96, 96, 3) and y.shape == (4, 96, 96, 1) and w.shape == (4, 96, 96)

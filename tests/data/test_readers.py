@@ -251,3 +251,12 @@ def test_empty_and_missing_folders_and_corrupt_members(tmp_path):
     with pytest.raises(ImageReadError) as info:
         data.PicsArt(tmp_path / "c")[0]
     assert "1.jpg" in str(info.value)
+
+
+def test_subset_is_a_view_with_the_same_decoding(picsart):
+    part = picsart.subset(range(2, 5))
+    assert len(part) == 3 and len(picsart) == 1191
+    assert np.array_equal(part[0].mask, picsart[2].mask) and part[0].name == picsart[2].name
+    assert len(picsart.subset(slice(None, None, 100))) == 12
+    with pytest.raises(DatasetError, match="empty"):
+        picsart.subset([])
