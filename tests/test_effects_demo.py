@@ -53,18 +53,39 @@ def test_replace_grey_and_cutout(portrait):
 
 def test_demo_writes_every_output_from_the_shipped_weights(tmp_path, pfcn_test):
     from selfieseg.demo import run_demo, shipped_models
+    from selfieseg.inference import Segmenter
     from selfieseg.io import read_image, write_image
-    from selfieseg.metrics import iou
 
     if not shipped_models():
         pytest.skip("no shipped weights in this version")
     sample = pfcn_test[3]
-    photo = write_image(tmp_path / "photo.jpg", sample.image)
+    photo = write_image(tmp_path / "photo.png", sample.image)
     before = photo.read_bytes()
     results = run_demo(photo, tmp_path / "out")
     for key in ("mask", "blurred", "replaced", "cutout", "side_by_side"):
-        assert (tmp_path / "out").joinpath(results[key].rsplit("/", 1)[-1]).exists(), key
-    assert photo.read_bytes() == before
-    mask = read_image(results["mask"])[..., 0]
-    assert mask.shape == sample.mask.shape
-    assert iou(sample.mask, mask / 255.0) > 0.8  # a trained model on a real portrait
+        assert (tmp_path / "out" / results[key].rsplit("/", 1)[-1]).exists(), key
+    assert photo.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["out", "photo.png"]
+    written = read_image(results["mask"])[..., 0] / 255.0
+    expected = Segmenter(results["model"]).predict(sample.image)
+    assert written.shape == sample.mask.shape and np.abs(written - expected).max() <= 1 / 255 + 1e-6
+
+
+def test_shipped_model_cards_match_a_fresh_evaluation(pfcn_test):
+    import json
+
+    from selfieseg.demo import shipped_models
+    from selfieseg.inference import Segmenter
+    from selfieseg.metrics import IoUAccumulator
+    from selfieseg.models import WEIGHTS_DIR
+
+    if not shipped_models():
+        pytest.skip("no shipped weights in this version")
+    for name in shipped_models():
+        card = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
+        assert (WEIGHTS_DIR / f"{name}.md").exists()
+        segmenter = Segmenter(name)
+        scores = IoUAccumulator()
+        for index in range(0, 264, 12):  # 22 test portraits spread over the split
+            sample = pfcn_test[index]
+            scores.add(sample.mask, segmenter.predict(sample.image))
+        assert abs(scores.mean_iou - card["pfcn_test_iou"]) < 0.06, (name, scores.mean_iou, card["pfcn_test_iou"])
