@@ -5,11 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 
-def overlay(image: np.ndarray, mask: np.ndarray, color=(0, 200, 255), alpha: float = 0.45, ignore=None) -> np.ndarray:
-    """The image with the person tinted and ignored pixels hatched grey."""
+def overlay(image: np.ndarray, mask: np.ndarray, color=(0, 200, 255), alpha: float = 0.3, ignore=None,
+            edge_color=(255, 230, 0)) -> np.ndarray:
+    """The image with the person tinted, its outline drawn, and ignored pixels hatched grey."""
+    import cv2
+
     out = image.astype(np.float32).copy()
-    weight = np.clip(np.asarray(mask, np.float32), 0, 1)[..., None] * alpha
+    soft = np.clip(np.asarray(mask, np.float32), 0, 1)
+    weight = soft[..., None] * alpha
     out = out * (1 - weight) + np.asarray(color, np.float32) * weight
+    if edge_color is not None:
+        binary = (soft > 0.5).astype(np.uint8)
+        width = max(1, round(max(image.shape[:2]) / 160))
+        outline = cv2.morphologyEx(binary, cv2.MORPH_GRADIENT, np.ones((2 * width + 1, 2 * width + 1), np.uint8)) > 0
+        out[outline] = edge_color
     if ignore is not None:
         stripes = (np.add.outer(np.arange(image.shape[0]), np.arange(image.shape[1])) // 4) % 2 == 0
         out[np.asarray(ignore, bool) & stripes] = 128
