@@ -84,6 +84,7 @@ def test_shipped_model_cards_match_a_fresh_evaluation(pfcn_test):
         card = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
         assert (WEIGHTS_DIR / f"{name}.md").exists()
         segmenter = Segmenter(name)
+        assert segmenter.input_hw == (card["input_size"], card["input_size"])  # loads at its trained size
         scores = IoUAccumulator()
         for index in range(0, 264, 12):  # 22 test portraits spread over the split
             sample = pfcn_test[index]

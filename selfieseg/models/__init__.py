@@ -84,6 +84,14 @@ def shipped_weights_path(name: str) -> Path:
     return WEIGHTS_DIR / f"{name}.weights.h5"
 
 
+def shipped_input_size(name: str) -> int | None:
+    """The input size the shipped weights were trained and evaluated at (from the model card)."""
+    import json
+
+    card = WEIGHTS_DIR / f"{name}.json"
+    return int(json.loads(card.read_text())["input_size"]) if card.exists() else None
+
+
 def load(name: str, weights="shipped", input_size=None, logits: bool = False, encoder_weights=None, **options):
     """Build model ``name`` and load ``weights``: ``"shipped"``, ``None`` (untrained) or a file.
 
@@ -93,6 +101,8 @@ def load(name: str, weights="shipped", input_size=None, logits: bool = False, en
     spec = _spec(name)
     if weights is not None and str(weights).endswith(".keras"):
         return _load_keras_file(name, Path(weights))
+    if weights == "shipped" and input_size is None:
+        input_size = shipped_input_size(name)
     model = build(name, input_size=input_size, logits=logits, encoder_weights=encoder_weights, **options)
     if weights is None:
         return model
