@@ -18,8 +18,8 @@ def _binary(a, threshold=0.5):
     return a > threshold if a.dtype != bool else a
 
 
-def iou(truth, prediction, threshold: float = 0.5, ignore=None) -> float:
-    """Person IoU of one image (an empty truth and empty prediction count as 1)."""
+def intersection_union(truth, prediction, threshold: float = 0.5, ignore=None) -> tuple[int, int]:
+    """Person pixels in both, and in either, of a mask and a prediction (ignored pixels skipped)."""
     truth, prediction = _binary(truth), _binary(prediction, threshold)
     if truth.shape != prediction.shape:
         raise ValueError(
@@ -29,8 +29,13 @@ def iou(truth, prediction, threshold: float = 0.5, ignore=None) -> float:
     if ignore is not None:
         keep = ~np.asarray(ignore, bool)
         truth, prediction = truth & keep, prediction & keep
-    union = np.logical_or(truth, prediction).sum()
-    return 1.0 if union == 0 else float(np.logical_and(truth, prediction).sum() / union)
+    return int(np.logical_and(truth, prediction).sum()), int(np.logical_or(truth, prediction).sum())
+
+
+def iou(truth, prediction, threshold: float = 0.5, ignore=None) -> float:
+    """Person IoU of one image (an empty truth and empty prediction count as 1)."""
+    intersection, union = intersection_union(truth, prediction, threshold, ignore)
+    return 1.0 if union == 0 else intersection / union
 
 
 class IoUAccumulator:
@@ -43,13 +48,10 @@ class IoUAccumulator:
         self.union = 0
 
     def add(self, truth, prediction, ignore=None) -> float:
-        value = iou(truth, prediction, self.threshold, ignore)
-        t, p = _binary(truth), _binary(prediction, self.threshold)
-        if ignore is not None:
-            keep = ~np.asarray(ignore, bool)
-            t, p = t & keep, p & keep
-        self.intersection += int(np.logical_and(t, p).sum())
-        self.union += int(np.logical_or(t, p).sum())
+        intersection, union = intersection_union(truth, prediction, self.threshold, ignore)
+        value = 1.0 if union == 0 else intersection / union
+        self.intersection += intersection
+        self.union += union
         self.per_image.append(value)
         return value
 

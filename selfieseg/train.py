@@ -70,9 +70,9 @@ def save_weights_atomic(model, path: Path) -> None:
 class EpochCheckpoint(keras.callbacks.Callback):
     """Writes last/best weights and ``state.json`` atomically after every epoch."""
 
-    def __init__(self, out: Path, name: str, inference_model, settings: dict, best: float, monitor="val_mask_person_iou"):
+    def __init__(self, out: Path, inference_model, settings: dict, best: float, monitor="val_mask_person_iou"):
         super().__init__()
-        self.out, self.name, self.inference_model = out, name, inference_model
+        self.out, self.inference_model = out, inference_model
         self.settings, self.best, self.monitor = settings, best, monitor
         self.started = time.time()
 
@@ -200,7 +200,7 @@ def train(
     callbacks = [
         keras.callbacks.LearningRateScheduler(cosine_schedule(learning_rate, epochs)),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=initial_epoch > 0),
-        EpochCheckpoint(out, model, inference, settings, best, monitor=monitor),
+        EpochCheckpoint(out, inference, settings, best, monitor=monitor),
     ]
     net.fit(train_seq, validation_data=val_seq, epochs=epochs, initial_epoch=initial_epoch,
             steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)
