@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from selfieseg.errors import ImageReadError, ModelError
-from selfieseg.io import _to_uint8, read_image
+from selfieseg.io import _to_uint8, over_black, read_image
 
 #: arrays above this many pixels are refused, as files are (see selfieseg.io.MAX_PIXELS)
 MAX_PIXELS = 100_000_000
@@ -35,8 +35,7 @@ def as_rgb(image) -> np.ndarray:
     if channels == 1:
         return np.repeat(array, 3, axis=2)
     if channels == 4:
-        alpha = array[..., 3:].astype(np.float32) / 255.0
-        return (array[..., :3].astype(np.float32) * alpha + 0.5).astype(np.uint8)
+        return over_black(array)
     if channels == 3:
         return np.ascontiguousarray(array)
     raise ImageReadError(f"image has {channels} channels; expected 1 (gray), 3 (RGB) or 4 (RGBA).")

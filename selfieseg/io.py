@@ -74,6 +74,12 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
     return np.clip(array.astype(np.float64) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
+def over_black(rgba: np.ndarray) -> np.ndarray:
+    """Composite a uint8 RGBA array over black: transparent pixels have no defined colour."""
+    alpha = rgba[..., 3:].astype(np.float32) / 255.0
+    return np.ascontiguousarray((rgba[..., :3].astype(np.float32) * alpha).round().astype(np.uint8))
+
+
 def pil_to_rgb(image: Image.Image, exif: bool = True) -> np.ndarray:
     """Convert any PIL image to an RGB uint8 array (EXIF-rotated as a viewer shows it)."""
     if exif:
@@ -85,10 +91,7 @@ def pil_to_rgb(image: Image.Image, exif: bool = True) -> np.ndarray:
         return np.repeat(gray[..., None], 3, axis=2)
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
         # Transparent pixels become black: their colour is undefined in the file.
-        rgba = image.convert("RGBA")
-        array = np.asarray(rgba).astype(np.float32)
-        rgb = array[..., :3] * (array[..., 3:] / 255.0)
-        return np.ascontiguousarray(rgb.round().astype(np.uint8))
+        return over_black(np.asarray(image.convert("RGBA")))
     return np.ascontiguousarray(np.asarray(image.convert("RGB")))
 
 
