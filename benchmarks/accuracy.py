@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -30,7 +31,8 @@ def main(argv=None) -> int:
     from selfieseg.data import open_dataset
     from selfieseg.demo import shipped_models
     from selfieseg.inference import Segmenter, TFLiteSegmenter
-    from selfieseg.models.profile import tflite_latency, to_tflite
+    from selfieseg.export import export
+    from selfieseg.models.profile import tflite_latency
     from selfieseg.train import evaluate_split
 
     test = open_dataset("pfcn", split="test")
@@ -46,7 +48,7 @@ def main(argv=None) -> int:
     for name in shipped_models():
         segmenter = Segmenter(name)
         scores = evaluate_split(segmenter, test)
-        path = to_tflite(segmenter.model)
+        path = export(segmenter.model, Path(tempfile.mkdtemp()) / f"{name}.tflite")
         rows.append((f"selfieseg {name}", scores.mean_iou, scores.dataset_iou, tflite_latency(path) * 1e3, path.stat().st_size / 1024))
 
     out = Path(args.out)

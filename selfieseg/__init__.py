@@ -14,6 +14,7 @@ _LAZY = {
     "load": "selfieseg.models",
     "list_models": "selfieseg.models",
     "Segmenter": "selfieseg.inference",
+    "export": "selfieseg.export",
 }
 
 

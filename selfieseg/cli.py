@@ -100,11 +100,13 @@ def _cmd_train(args) -> int:
 
 def _cmd_evaluate(args) -> int:
     from selfieseg import data
-    from selfieseg.inference import Segmenter, TFLiteSegmenter
+    from selfieseg.inference import OnnxSegmenter, Segmenter, TFLiteSegmenter
     from selfieseg.train import evaluate_split
 
     if args.weights and args.weights.endswith(".tflite"):
         segmenter = TFLiteSegmenter(args.weights)
+    elif args.weights and args.weights.endswith(".onnx"):
+        segmenter = OnnxSegmenter(args.weights)
     else:
         segmenter = Segmenter(args.model, weights=args.weights or "shipped")
     options = {"split": args.split} if args.data == "pfcn" else {}
@@ -120,6 +122,48 @@ def _cmd_ship(args) -> int:
 
     card = ship(args.run)
     print(json.dumps(card, indent=2))
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from selfieseg.export import export
+
+    weights = args.weights or "shipped"
+    path = export(args.model, args.output, format=args.format, quantize=args.quantize, weights=weights,
+                  input_size=args.input_size, representative=args.representative, samples=args.samples,
+                  per_channel=not args.per_tensor, qat_epochs=args.qat_epochs, qat_steps=args.qat_steps)
+    print(f"wrote {path} ({path.stat().st_size / 1024:.1f} KB)")
+    return 0
+
+
+def _cmd_photos(args) -> int:
+    from selfieseg.photos import process_photos
+
+    result = process_photos(args.input, args.out, action=args.command, model=args.model,
+                            background=getattr(args, "background", None), strength=getattr(args, "strength", 15.0),
+                            refine=args.refine)
+    for path in result["written"]:
+        print(path)
+    for path, reason in result["failed"].items():
+        print(f"selfieseg: skipped {reason}", file=sys.stderr)
+    print(f"{len(result['written'])} files written to {args.out}" + (f"; {len(result['failed'])} photos skipped" if result["failed"] else ""))
+    return 2 if result["failed"] else 0
+
+
+def _cmd_video(args) -> int:
+    from selfieseg.video import process_video
+
+    model = args.model
+    if model is None:
+        from selfieseg.demo import shipped_models
+
+        shipped = shipped_models()
+        model = "sinet" if "sinet" in shipped else (shipped[0] if shipped else "sinet")
+    result = process_video(args.input, args.output, effect=args.effect, background=args.background, model=model,
+                           smoothing=not args.no_smoothing, strength=args.strength, refine=args.refine,
+                           quantize=args.quantize, limit=args.frames)
+    print(f"wrote {result['output']}: {result['frames']} frames in {result['seconds']:.1f} s "
+          f"({result['frames_per_second']:.1f} frames/s)")
     return 0
 
 
@@ -173,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="person IoU of a model on a dataset split")
     p.add_argument("--model", default="sinet")
-    p.add_argument("--weights", help="a .weights.h5, .keras or .tflite file (default: shipped)")
+    p.add_argument("--weights", help="a .weights.h5, .keras, .tflite or .onnx file (default: shipped)")
     p.add_argument("--data", default="pfcn")
     p.add_argument("--split", default="test")
     p.set_defaults(func=_cmd_evaluate)
@@ -181,6 +225,48 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ship", help="evaluate a run on PFCN test, copy its weights into the package, write its model card")
     p.add_argument("--run", required=True)
     p.set_defaults(func=_cmd_ship)
+
+    for action, text in (("segment", "person mask and transparent cut-out of a photo or a folder"),
+                         ("blur", "blur the background of a photo or a folder"),
+                         ("replace", "replace the background of a photo or a folder"),
+                         ("grey", "colour pop: grey background, the person in colour")):
+        p = sub.add_parser(action, help=text)
+        p.add_argument("input", help="a photo or a folder of photos")
+        p.add_argument("-o", "--out", required=True, help="output folder")
+        p.add_argument("--model", help="shipped model name or .keras file (default: the most accurate shipped)")
+        p.add_argument("--refine", action="store_true", help="snap mask edges to image edges (guided filter)")
+        if action == "blur":
+            p.add_argument("--strength", type=float, default=15.0, help="blur sigma in pixels")
+        if action == "replace":
+            p.add_argument("--background", required=True, help="the new background image")
+        p.set_defaults(func=_cmd_photos)
+
+    p = sub.add_parser("video", help="blur / replace the background of a video or camera, or write its mask video")
+    p.add_argument("input", help="a video file, or a camera index such as 0")
+    p.add_argument("output", help="the output video (.mp4 or .avi)")
+    p.add_argument("--effect", default="blur", choices=["blur", "replace", "grey", "mask"])
+    p.add_argument("--background", help="an image or a video for --effect replace (default: a studio gradient)")
+    p.add_argument("--model", help="shipped model name, .tflite or .keras (default: sinet when shipped)")
+    p.add_argument("--strength", type=float, default=15.0, help="blur sigma in pixels")
+    p.add_argument("--no-smoothing", action="store_true", help="frame-by-frame masks (no temporal smoothing)")
+    p.add_argument("--refine", action="store_true", help="guided-filter edge refinement (slower)")
+    p.add_argument("--quantize", default="none", help="run the model as none|fp16|dynamic|int8 TFLite")
+    p.add_argument("--frames", type=int, help="stop after N frames (needed for a camera)")
+    p.set_defaults(func=_cmd_video)
+
+    p = sub.add_parser("export", help="export a model to TFLite (optionally quantized) or ONNX")
+    p.add_argument("--model", required=True, help="a model name (shipped weights unless --weights) or a .keras file")
+    p.add_argument("--weights", help="a .weights.h5 file for --model (default: shipped)")
+    p.add_argument("--format", choices=["tflite", "onnx"], help="default: from the output's suffix")
+    p.add_argument("--quantize", default="none", help="none | fp16 | dynamic | int8 | qat (TFLite)")
+    p.add_argument("--input-size", type=int)
+    p.add_argument("--representative", help="folder of photos to calibrate int8 (default: training data)")
+    p.add_argument("--samples", type=int, default=64, help="calibration images for int8")
+    p.add_argument("--per-tensor", action="store_true", help="int8 with one scale per tensor (smaller file)")
+    p.add_argument("--qat-epochs", type=int, default=1)
+    p.add_argument("--qat-steps", type=int, default=60, help="batches per quantization-aware epoch")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("exercises", help="make a student copy of a chapter without its solution cells")
     p.add_argument("notebook")

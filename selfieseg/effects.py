@@ -19,20 +19,57 @@ def feather(mask: np.ndarray, radius: float = 3.0) -> np.ndarray:
 
 
 def composite(foreground: np.ndarray, background: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    alpha = mask[..., None]
-    return np.clip(foreground * alpha + background * (1 - alpha) + 0.5, 0, 255).astype(np.uint8)
+    """``foreground * mask + background * (1 - mask)`` as uint8 (OpenCV's vectorised blend)."""
+    alpha = np.ascontiguousarray(mask, dtype=np.float32)
+    foreground = np.clip(foreground + 0.5, 0, 255).astype(np.uint8) if foreground.dtype != np.uint8 else foreground
+    background = np.clip(background + 0.5, 0, 255).astype(np.uint8) if background.dtype != np.uint8 else background
+    return cv2.blendLinear(np.ascontiguousarray(foreground), np.ascontiguousarray(background), alpha, 1.0 - alpha)
 
 
 def blur_background(image: np.ndarray, mask: np.ndarray, strength: float = 15.0, edge: float = 3.0) -> np.ndarray:
-    """Blur what is not person. The person is masked out before blurring so that the blurred
-    background does not smear the person's colours into a halo around them."""
-    image = image.astype(np.float32)
+    """Blur what is not person.
+
+    The person is masked out before blurring, and the blur renormalised by the blurred
+    mask, so the background does not smear the person's colours into a halo. A blur of
+    sigma ``strength`` keeps nothing finer than that, so it is computed on the image
+    shrunk by up to 8x and scaled back: the same picture for a fraction of the cost (what
+    lets a 640x480 video run in real time).
+    """
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    height, width = image.shape[:2]
     soft = feather(mask, edge)
-    keep = 1.0 - soft
-    blurred = cv2.GaussianBlur(image * keep[..., None], (0, 0), strength)
-    weight = cv2.GaussianBlur(keep, (0, 0), strength)[..., None]
-    background = np.where(weight > 1e-3, blurred / np.maximum(weight, 1e-3), cv2.GaussianBlur(image, (0, 0), strength))
+    factor = int(np.clip(strength // 3, 1, 8))
+    size = (max(1, width // factor), max(1, height // factor))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    keep = 1.0 - cv2.resize(soft, size, interpolation=cv2.INTER_AREA)
+    sigma = max(strength / factor, 0.5)
+    blurred = cv2.GaussianBlur(small * keep[..., None], (0, 0), sigma)
+    weight = cv2.GaussianBlur(keep, (0, 0), sigma)[..., None]
+    background = np.where(weight > 1e-3, blurred / np.maximum(weight, 1e-3), cv2.GaussianBlur(small, (0, 0), sigma))
+    background = cv2.resize(np.clip(background + 0.5, 0, 255).astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR)
     return composite(image, background, soft)
+
+
+def refine_edges(image: np.ndarray, mask: np.ndarray, radius: int = 8, eps: float = 1e-3) -> np.ndarray:
+    """Snap the mask's edge to the image's edges with a guided filter (He et al., 2010).
+
+    Within each window the output is a linear function of the grey image, fitted to the
+    mask: where the photo has an edge (hair against sky), the mask gets one too; where it
+    is flat, the mask is smoothed. Returns a float mask in [0, 1].
+    """
+    guide = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    mask = np.clip(np.asarray(mask, np.float32), 0, 1)
+    size = (2 * radius + 1, 2 * radius + 1)
+
+    def mean(x):
+        return cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REFLECT)
+
+    mean_g, mean_m = mean(guide), mean(mask)
+    var_g = mean(guide * guide) - mean_g * mean_g
+    cov = mean(guide * mask) - mean_g * mean_m
+    a = cov / (var_g + eps)
+    b = mean_m - a * mean_g
+    return np.clip(mean(a) * guide + mean(b), 0, 1)
 
 
 def replace_background(image: np.ndarray, mask: np.ndarray, background: np.ndarray, edge: float = 3.0) -> np.ndarray:

@@ -128,3 +128,32 @@ class TFLiteSegmenter(_Resizing):
         self.interpreter.set_tensor(self.input_index, self._prepare(rgb, prior))
         self.interpreter.invoke()
         return self._restore(self.interpreter.get_tensor(self.output_index), rgb.shape)
+
+
+class OnnxSegmenter(_Resizing):
+    """An exported ``.onnx`` segmenter on ONNX Runtime (CPU)."""
+
+    def __init__(self, path, threads: int = 2):
+        path = Path(path)
+        if not path.exists():
+            raise ModelError(f"{path}: model file not found.")
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ModelError("ONNX models need onnxruntime: pip install 'selfieseg[export]'.") from None
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise ModelError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:160]}).") from None
+        detail = self.session.get_inputs()[0]
+        self.input_name = detail.name
+        self.input_hw = (int(detail.shape[1]), int(detail.shape[2]))
+        self.channels = int(detail.shape[3])
+        self.name = path.stem
+
+    def predict(self, image, prior=None) -> np.ndarray:
+        rgb = as_rgb(image)
+        out = self.session.run(None, {self.input_name: self._prepare(rgb, prior)})[0]
+        return self._restore(out, rgb.shape)

@@ -114,3 +114,21 @@ class PersonIoU(keras.metrics.Metric):
 
     def get_config(self):
         return {**super().get_config(), "threshold": self.threshold, "from_logits": self.from_logits}
+
+
+def flicker(masks, truths=None) -> float:
+    """Share of pixels whose binary mask flips between consecutive frames, per frame.
+
+    With ``truths`` (the ground-truth masks), flips the truth itself makes (a person
+    moving) are subtracted frame by frame, so only unwarranted changes count.
+    """
+    masks = np.asarray(masks).astype(bool)
+    if masks.ndim != 3 or len(masks) < 2:
+        raise ValueError(f"need at least two HxW masks stacked as TxHxW, got shape {masks.shape}.")
+    flips = (masks[1:] != masks[:-1]).mean(axis=(1, 2))
+    if truths is not None:
+        truths = np.asarray(truths).astype(bool)
+        if truths.shape != masks.shape:
+            raise ValueError(f"masks {masks.shape} and truths {truths.shape} differ in shape.")
+        flips = np.maximum(flips - (truths[1:] != truths[:-1]).mean(axis=(1, 2)), 0.0)
+    return float(flips.mean())

@@ -44,6 +44,25 @@ def training_readers(names, root=None):
     return readers
 
 
+def training_sequences(data, size: int, batch_size: int = 16, prior: bool = False, outputs=None,
+                       validation: float = 0.1, seed: int = 0, root=None, cache_dir=None):
+    """(train, validation) :class:`SegmentationSequence` over a cache of ``data``.
+
+    The cache (decoded once, slightly larger than ``size`` so augmentation can crop) lives
+    in ``cache_dir``, ``$SELFIESEG_CACHE`` or ``~/.cache/selfieseg`` and is reused by
+    every later run on the same datasets. Validation is a seeded share of the cache.
+    """
+    readers = training_readers(data, root)
+    cache_size = max(256, int(math.ceil(size * 1.15 / 32) * 32))
+    cache_root = Path(cache_dir or os.environ.get("SELFIESEG_CACHE") or Path.home() / ".cache" / "selfieseg")
+    cache = build_cache(readers, cache_root / f"{'+'.join(sorted(data))}_{cache_size}", size=(cache_size, cache_size))
+    train_idx, val_idx = split_indices(len(cache), validation, seed)
+    common = dict(batch_size=batch_size, size=size, prior=prior, valid_channel=True, output_names=outputs)
+    train_seq = SegmentationSequence(cache, augment=True, indices=train_idx, seed=seed, **common)
+    val_seq = SegmentationSequence(cache, augment=None, shuffle=False, indices=val_idx, **common)
+    return train_seq, val_seq
+
+
 def cosine_schedule(base: float, epochs: int, warmup: int = 1, floor: float = 0.02):
     """Learning rate for an epoch: linear warm-up, then cosine decay to ``floor * base``."""
 
@@ -135,17 +154,11 @@ def train(
     keras.utils.set_random_seed(seed)
 
     # --- data: cached once, split into train / validation --------------------------------
-    readers = training_readers(data, root)
-    cache_size = max(256, int(math.ceil(size * 1.15 / 32) * 32))
-    cache_root = Path(cache_dir or os.environ.get("SELFIESEG_CACHE") or Path.home() / ".cache" / "selfieseg")
-    cache = build_cache(readers, cache_root / f"{'+'.join(sorted(data))}_{cache_size}", size=(cache_size, cache_size))
-    train_idx, val_idx = split_indices(len(cache), validation, seed)
-    with_prior = spec.channels == 4
     boundary = model.startswith("portraitnet")
-    outputs = ("mask", "boundary") if boundary else None
-    common = dict(batch_size=batch_size, size=size, prior=with_prior, valid_channel=True, output_names=outputs)
-    train_seq = SegmentationSequence(cache, augment=True, indices=train_idx, seed=seed, **common)
-    val_seq = SegmentationSequence(cache, augment=None, shuffle=False, indices=val_idx, **common)
+    train_seq, val_seq = training_sequences(
+        data, size, batch_size, prior=spec.channels == 4, outputs=("mask", "boundary") if boundary else None,
+        validation=validation, seed=seed, root=root, cache_dir=cache_dir,
+    )
 
     # --- model, losses, optimiser ---------------------------------------------------------
     if encoder_weights == "auto":
@@ -219,6 +232,6 @@ def evaluate_split(segmenter, reader, progress: bool = True):
     return scores
 
 
-__all__ = ["cosine_schedule", "evaluate_split", "train", "training_readers"]
+__all__ = ["cosine_schedule", "evaluate_split", "train", "training_readers", "training_sequences"]
 
 

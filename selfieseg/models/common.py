@@ -117,10 +117,11 @@ class ChannelShuffle(layers.Layer):
         self.groups = groups
 
     def call(self, x):
-        height, width, channels = x.shape[1], x.shape[2], x.shape[3]
-        x = ops.reshape(x, (-1, height, width, self.groups, channels // self.groups))
-        x = ops.transpose(x, (0, 1, 2, 4, 3))
-        return ops.reshape(x, (-1, height, width, channels))
+        # channel c of group g moves to position c * groups + g: one gather with a constant
+        # permutation (a single builtin TFLite op, where reshape-transpose-reshape is three)
+        channels = x.shape[-1]
+        order = [g * (channels // self.groups) + c for c in range(channels // self.groups) for g in range(self.groups)]
+        return ops.take(x, order, axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "groups": self.groups}

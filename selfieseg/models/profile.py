@@ -124,3 +124,23 @@ def mediapipe_row(anchors_dir, runs: int = 40, landscape: bool = False) -> dict:
         "tflite_kb": path.stat().st_size / 1024,
         "tflite_ms": tflite_latency(path, runs=runs) * 1e3,
     }
+
+
+def onnx_latency(path, runs: int = 50, warmup: int = 5, threads: int = 2) -> float:
+    """Median seconds of one ONNX Runtime (CPU) run of a ``.onnx`` model after warm-up."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    detail = session.get_inputs()[0]
+    x = np.random.default_rng(0).random([int(d) for d in detail.shape]).astype(np.float32)
+    feed = {detail.name: x}
+    for _ in range(warmup):
+        session.run(None, feed)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        session.run(None, feed)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))

@@ -18,6 +18,7 @@ The model keeps the paper's two-class decoder and exposes one person logit
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from selfieseg.errors import ModelError
@@ -80,11 +81,16 @@ def s2_block(x, filters: int, kernel: int, pool: int, name: str):
     return batch_norm(x, f"{name}_bn")
 
 
-def grouped_pointwise(x, filters: int, groups: int, name: str):
-    """A 1x1 convolution in ``groups`` independent groups (split -> convs -> concat).
+def grouped_pointwise(x, filters: int, groups: int, name: str, fused: bool = False):
+    """A 1x1 convolution in ``groups`` independent groups.
 
-    Written out rather than ``Conv2D(groups=...)`` so it converts to builtin TFLite ops.
+    Trained as split -> one conv per group -> concat (TensorFlow's CPU kernels are fast
+    for that); ``fused=True`` builds one ``Conv2D(groups=...)`` instead, the same function
+    in a single builtin TFLite op, which the exporter uses (fewer ops, a smaller file).
+    ``fuse_grouped_convs`` moves weights from the first form to the second.
     """
+    if fused:
+        return layers.Conv2D(filters, 1, groups=groups, use_bias=False, name=f"{name}_grouped")(x)
     width = x.shape[-1] // groups
     outputs = []
     for g in range(groups):
@@ -108,12 +114,12 @@ class SliceChannels(layers.Layer):
         return {**super().get_config(), "start": self.start, "stop": self.stop}
 
 
-def s2_module(x, filters: int, config, residual: bool, name: str):
+def s2_module(x, filters: int, config, residual: bool, name: str, fused: bool = False):
     """Grouped 1x1 reduce -> shuffle -> two S2 blocks on the same features -> concat (+ input) -> BN, PReLU."""
     groups = len(config)
     width = filters // groups
     extra = filters - groups * width
-    reduced = grouped_pointwise(x, width, groups, f"{name}_reduce")
+    reduced = grouped_pointwise(x, width, groups, f"{name}_reduce", fused)
     reduced = ChannelShuffle(groups, name=f"{name}_shuffle")(reduced)
     branches = [
         s2_block(reduced, width + (extra if i == 0 else 0), kernel, pool, f"{name}_s2b{i}")
@@ -142,6 +148,7 @@ def build_sinet(
     q: int = 8,
     classes: int = 2,
     information_blocking: bool = True,
+    fused_groups: bool = False,
     logits: bool = False,
     name: str = "sinet",
     encoder_weights=None,
@@ -149,6 +156,8 @@ def build_sinet(
     """Build SINet. ``widths`` = (stem, level-2 downsampler, level-2, level-3) channels.
 
     ``information_blocking=False`` adds the level-2 detail everywhere (an ablation).
+    ``fused_groups=True`` writes each grouped 1x1 convolution as one grouped ``Conv2D``
+    (the export form; same function, see ``fuse_grouped_convs``).
     """
     size = check_input_size(name, input_size)
     if encoder_weights is not None:
@@ -166,7 +175,7 @@ def build_sinet(
     level2_0 = se_separable_cbr(level1, dim1, 3, 2, divide=1, name="level2_down")
     y = level2_0
     for i in range(p):
-        y = s2_module(y, dim2, config[i], residual=i > 0, name=f"level2_s2m{i}")
+        y = s2_module(y, dim2, config[i], residual=i > 0, name=f"level2_s2m{i}", fused=fused_groups)
     level2 = y
     level2_cat = prelu(batch_norm(layers.Concatenate(name="level2_cat")([level2_0, level2]), "level2_cat_bn"), "level2_cat_prelu")
 
@@ -174,7 +183,7 @@ def build_sinet(
     level3_0 = se_separable_cbr(level2_cat, dim2, 3, 2, divide=2, name="level3_down")
     y = level3_0
     for i in range(q):
-        y = s2_module(y, dim3, config[p + i], residual=i > 0, name=f"level3_s2m{i}")
+        y = s2_module(y, dim3, config[p + i], residual=i > 0, name=f"level3_s2m{i}", fused=fused_groups)
     level3_cat = prelu(batch_norm(layers.Concatenate(name="level3_cat")([level3_0, y]), "level3_cat_bn"), "level3_cat_prelu")
     coarse = layers.Conv2D(classes, 1, use_bias=False, name="encoder_classifier")(level3_cat)
 
@@ -196,3 +205,27 @@ def build_sinet(
         out = TwoClassToLogit(name="person_logit")(out)
     outputs = probability_head(out, logits)
     return keras.Model(inputs, outputs, name=name)
+
+
+def copy_into_fused(source: keras.Model, fused: keras.Model) -> keras.Model:
+    """Copy a trained SINet's weights into the same SINet built with ``fused_groups=True``.
+
+    A grouped kernel ``(1, 1, in / groups, out)`` holds group ``g``'s outputs in columns
+    ``g * out / groups ...``: exactly the per-group kernels concatenated, so the function
+    is unchanged (tested) while the TFLite graph loses two slices, a concat and a conv
+    per module. The exporter uses it.
+    """
+    per_group = {}
+    for layer in source.layers:
+        if "_reduce_conv" in layer.name:
+            stem, index = layer.name.rsplit("_conv", 1)
+            per_group.setdefault(stem, {})[int(index)] = layer.get_weights()[0]
+    for layer in fused.layers:
+        if layer.name.endswith("_reduce_grouped"):
+            parts = per_group.get(layer.name[: -len("_grouped")])
+            if not parts:
+                raise ModelError(f"{source.name}: has no per-group convolutions for {layer.name}; is it a SINet of the same shape?")
+            layer.set_weights([np.concatenate([parts[g] for g in sorted(parts)], axis=-1)])
+        elif layer.weights:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
+    return fused

@@ -1,0 +1,139 @@
+"""Every shipped model in every export mode beside MediaPipe, in one run.
+
+For each shipped model and each mode (float, fp16, dynamic, int8 per channel, int8 per
+tensor, QAT int8): file size, TFLite latency (LiteRT, 2 threads, median of --runs
+invokes after warm-up), ONNX Runtime latency (float ONNX), and per-image mean person IoU
+on the PFCN test split, decoded once and shared by every row. MediaPipe's two models are
+measured the same way in the same run; ratios are to MediaPipe (general, 256x256).
+
+    SELFIESEG_DATA=../shared/data SELFIESEG_ANCHORS=../shared/anchors \\
+        .venv/bin/python benchmarks/deploy.py --out benchmarks/results
+
+Writes deploy.md (the table) and deploy.png (size, latency and IoU) to --out, and the
+exported files to --out/exports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+MODES = ("none", "fp16", "dynamic", "int8", "int8_per_tensor", "qat")
+
+
+def evaluate(segmenter, samples):
+    from selfieseg.metrics import IoUAccumulator
+
+    scores = IoUAccumulator()
+    for sample in samples:
+        scores.add(sample.mask, segmenter.predict(sample.image), sample.ignore)
+    return scores.mean_iou
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--models", help="comma-separated shipped models (default: all shipped)")
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--limit", type=int, help="first N test images only (quick look)")
+    parser.add_argument("--runs", type=int, default=100, help="timed invokes per latency")
+    parser.add_argument("--qat-steps", type=int, default=60, help="quantization-aware batches (of 8)")
+    parser.add_argument("--anchors", default=os.environ.get("SELFIESEG_ANCHORS", "../shared/anchors"))
+    args = parser.parse_args(argv)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from tqdm.auto import tqdm
+
+    from selfieseg.data import open_dataset
+    from selfieseg.demo import shipped_models
+    from selfieseg.export import export
+    from selfieseg.inference import OnnxSegmenter, Segmenter, TFLiteSegmenter
+    from selfieseg.models.profile import onnx_latency, tflite_latency
+
+    test = open_dataset("pfcn", split="test")
+    if args.limit:
+        test = test.subset(range(args.limit))
+    samples = list(tqdm(test, total=len(test), desc="decoding PFCN test"))
+    out = Path(args.out)
+    exports = out / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    anchors = Path(args.anchors)
+
+    rows = []  # (model, mode, KB, tflite ms, onnx ms, IoU)
+    for label, filename in (("mediapipe", "mediapipe_selfie_segmentation.tflite"),
+                            ("mediapipe_landscape", "mediapipe_selfie_segmentation_landscape.tflite")):
+        path = anchors / filename
+        rows.append((label, "float (as shipped)", path.stat().st_size / 1024, tflite_latency(path, runs=args.runs) * 1e3,
+                     None, evaluate(TFLiteSegmenter(path), samples)))
+        print(rows[-1])
+    names = args.models.split(",") if args.models else shipped_models()
+    for name in names:
+        keras_model = Segmenter(name).model
+        keras_iou = evaluate(Segmenter(keras_model), samples)
+        rows.append((name, "keras float", None, None, None, keras_iou))
+        onnx_path = export(keras_model, exports / f"{name}.onnx")
+        onnx_ms = onnx_latency(onnx_path, runs=args.runs) * 1e3
+        onnx_iou = evaluate(OnnxSegmenter(onnx_path), samples)
+        rows.append((name, "onnx float", onnx_path.stat().st_size / 1024, None, onnx_ms, onnx_iou))
+        print(rows[-1])
+        for mode in args.modes.split(","):
+            quantize = "int8" if mode == "int8_per_tensor" else mode
+            path = exports / f"{name}_{mode}.tflite"
+            started = time.time()
+            export(keras_model, path, quantize=quantize, per_channel=mode != "int8_per_tensor", qat_steps=args.qat_steps,
+                   samples=64, verbose=0)
+            seconds = time.time() - started
+            rows.append((name, mode, path.stat().st_size / 1024, tflite_latency(path, runs=args.runs) * 1e3, None,
+                         evaluate(TFLiteSegmenter(path), samples)))
+            print(rows[-1], f"(export {seconds:.0f} s)")
+
+    mediapipe_ms, mediapipe_iou = rows[0][3], rows[0][5]
+    lines = [
+        f"PFCN test split, {len(samples)} images, per-image mean person IoU. Latency: median of {args.runs} invokes "
+        "after warm-up, batch 1, 2 threads (TFLite on LiteRT; ONNX on ONNX Runtime CPU). Ratios are to MediaPipe (general).",
+        "",
+        "| model | mode | size KB | TFLite ms | ONNX ms | latency / MediaPipe | IoU | IoU - MediaPipe | more accurate and no slower |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model, mode, kb, lite_ms, onnx_ms, score in rows:
+        ms = lite_ms if lite_ms is not None else onnx_ms
+        ratio = f"{ms / mediapipe_ms:.2f}" if ms is not None else ""
+        both = "yes" if ms is not None and ms <= mediapipe_ms and score > mediapipe_iou else ("" if ms is None else "no")
+        lines.append(
+            f"| {model} | {mode} | {'' if kb is None else f'{kb:.0f}'} | {'' if lite_ms is None else f'{lite_ms:.2f}'} | "
+            f"{'' if onnx_ms is None else f'{onnx_ms:.2f}'} | {ratio} | {score:.4f} | {score - mediapipe_iou:+.4f} | {both} |"
+        )
+    table = "\n".join(lines)
+    (out / "deploy.md").write_text(table + "\n")
+    print(table)
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for model, mode, kb, lite_ms, _, score in rows:
+        if lite_ms is None:
+            continue
+        marker = "*" if model.startswith("mediapipe") else "o"
+        label = f"{model} {mode}" if not model.startswith("mediapipe") else model
+        axes[0].scatter(lite_ms, score, marker=marker, s=60)
+        axes[0].annotate(label, (lite_ms, score), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        axes[1].scatter(kb, score, marker=marker, s=60)
+        axes[1].annotate(label, (kb, score), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    axes[0].set_xlabel("TFLite latency, ms (2 threads, this CPU)")
+    axes[1].set_xlabel("file size, KB (log scale)")
+    axes[1].set_xscale("log")
+    for ax in axes:
+        ax.set_ylabel("PFCN test IoU")
+        ax.grid(alpha=0.3)
+    fig.suptitle("Export modes beside MediaPipe, one run")
+    fig.tight_layout()
+    fig.savefig(out / "deploy.png", dpi=120)
+    print(f"wrote {out / 'deploy.md'} and {out / 'deploy.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

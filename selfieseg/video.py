@@ -1,0 +1,328 @@
+"""Video: segment every frame, keep the mask steady, apply an effect, write the result.
+
+>>> process_video("call.mp4", "call_blurred.mp4", effect="blur")
+>>> for rgb, probability in VideoSegmenter("sinet").frames(0): ...   # a camera
+
+Per-frame masks flicker: sensor noise moves a few edge pixels across 0.5 in every
+frame. :class:`TemporalSmoother` steadies them without lagging behind a moving person:
+
+* a **motion-adaptive moving average**: where a pixel of the frame is unchanged, the new
+  probability is blended with the previous one; where the frame changed (the person
+  moved), the new prediction is taken as is, so the mask follows at once;
+* a **scene-cut reset**: when most of the frame changes, the history is dropped;
+* **hysteresis** for the binary mask: a pixel turns to person above ``high`` and back
+  to background below ``low`` only, so values hovering at 0.5 do not toggle.
+
+PortraitNet also takes the previous mask as its 4th input channel (its own stabiliser).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from selfieseg import effects
+from selfieseg.errors import ModelError, SelfieSegError
+from selfieseg.io import atomic_path
+
+EFFECTS = ("blur", "replace", "mask", "grey", "cutout")
+VIDEO_SUFFIXES = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+
+class VideoError(SelfieSegError, ValueError):
+    """A video or camera that cannot be read or written."""
+
+
+# --- temporal smoothing ----------------------------------------------------------------
+
+
+class TemporalSmoother:
+    """Steady a stream of person probabilities (see the module docstring).
+
+    ``strength`` (0..1) is how much of the previous probability a *static* pixel keeps;
+    ``motion`` is the grey-level change (0..255) above which a pixel counts as moving;
+    ``cut`` is the share of moving pixels that resets the history.
+    """
+
+    def __init__(self, strength: float = 0.7, motion: float = 12.0, cut: float = 0.5,
+                 low: float = 0.4, high: float = 0.6):
+        if not 0 <= strength < 1:
+            raise ValueError(f"strength must be in [0, 1), got {strength}.")
+        if not 0 < low <= 0.5 <= high < 1:
+            raise ValueError(f"need 0 < low <= 0.5 <= high < 1, got low={low}, high={high}.")
+        self.strength, self.motion, self.cut = strength, motion, cut
+        self.low, self.high = low, high
+        self.reset()
+
+    def reset(self) -> None:
+        self._grey = self._probability = self._mask = None
+
+    def update(self, rgb: np.ndarray, probability: np.ndarray) -> np.ndarray:
+        """Smoothed probability for this frame (also remembered for the next)."""
+        grey = cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (5, 5), 0).astype(np.float32)
+        probability = np.asarray(probability, np.float32)
+        if self._grey is None or self._grey.shape != grey.shape:
+            smoothed = probability
+        else:
+            change = np.abs(grey - self._grey)
+            if (change > self.motion).mean() > self.cut:  # a new scene: forget the past
+                smoothed = probability
+                self._mask = None
+            else:
+                # keep ``strength`` of the past where static, none of it where moving
+                keep = self.strength * np.clip(1.0 - change / self.motion, 0.0, 1.0)
+                smoothed = keep * self._probability + (1.0 - keep) * probability
+        self._grey, self._probability = grey, smoothed
+        return smoothed
+
+    def binary(self, probability: np.ndarray) -> np.ndarray:
+        """Boolean mask with hysteresis against the previous one."""
+        if self._mask is None or self._mask.shape != probability.shape:
+            mask = probability > 0.5
+        else:
+            mask = np.where(self._mask, probability > self.low, probability > self.high)
+        self._mask = mask
+        return mask
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def open_capture(source):
+    """``cv2.VideoCapture`` for a file or a camera index, with errors that say what is wrong."""
+    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+        index = int(source)
+        capture = cv2.VideoCapture(index)
+        if not capture.isOpened():
+            raise VideoError(f"camera {index} could not be opened: is one connected, and not in use by another program?")
+        return capture
+    path = Path(source)
+    if not path.exists():
+        raise VideoError(f"{path}: video file not found.")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path}: the file is empty (0 bytes).")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        capture.release()
+        raise VideoError(f"{path}: not a video OpenCV can read (unsupported codec or not a video); "
+                         "convert it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4.")
+    return capture
+
+
+def read_frames(source):
+    """Yield RGB uint8 frames of a video file or camera; raises if it yields none."""
+    capture = open_capture(source)
+    count = 0
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            count += 1
+            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        capture.release()
+    if count == 0:
+        raise VideoError(f"{source}: no frame could be decoded (0 frames, truncated, or an unsupported codec).")
+
+
+def video_info(source) -> dict:
+    """Frame size, rate and count as the container reports them."""
+    capture = open_capture(source)
+    try:
+        return {
+            "width": int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            "height": int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            "fps": float(capture.get(cv2.CAP_PROP_FPS)) or 30.0,
+            "frames": int(capture.get(cv2.CAP_PROP_FRAME_COUNT)),
+        }
+    finally:
+        capture.release()
+
+
+# --- the segmenter for streams -----------------------------------------------------------
+
+
+def fast_segmenter(model="sinet", quantize: str = "none"):
+    """A LiteRT segmenter for a shipped model (or a ``.tflite``/``.keras`` path).
+
+    Video needs batch-1 calls at camera rate: LiteRT runs them several times faster than
+    a Keras call. The export is cached in ``$SELFIESEG_CACHE`` (default
+    ``~/.cache/selfieseg``) under a hash of the weights, so it is made once.
+    """
+    from selfieseg.inference import Segmenter, TFLiteSegmenter
+
+    if isinstance(model, (Segmenter, TFLiteSegmenter)) or hasattr(model, "predict"):
+        return model
+    if str(model).endswith(".tflite"):
+        return TFLiteSegmenter(model)
+    if str(model).endswith(".keras"):
+        return Segmenter(model)
+    from selfieseg.export import export
+    from selfieseg.models import SPECS, shipped_weights_path
+
+    if model not in SPECS:
+        Segmenter(model)  # raises the registry's error listing valid names
+    weights = shipped_weights_path(model)
+    if not weights.exists():
+        raise ModelError(f"{model}: no shipped weights in this version of selfieseg; pass a .tflite or .keras file.")
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    cache = Path(os.environ.get("SELFIESEG_CACHE") or Path.home() / ".cache" / "selfieseg") / "exports"
+    path = cache / f"{model}-{digest}-{quantize}.tflite"
+    if not path.exists():
+        export(model, path, quantize=quantize, verbose=0)
+    return TFLiteSegmenter(path)
+
+
+class VideoSegmenter:
+    """Segment consecutive frames: a model, PortraitNet's prior, and optional smoothing."""
+
+    def __init__(self, model="sinet", smoothing: bool | TemporalSmoother = True, quantize: str = "none"):
+        self.segmenter = fast_segmenter(model, quantize)
+        self.smoother = smoothing if isinstance(smoothing, TemporalSmoother) else (TemporalSmoother() if smoothing else None)
+        self.uses_prior = getattr(self.segmenter, "channels", 3) == 4
+        self._previous = None
+
+    def reset(self) -> None:
+        self._previous = None
+        if self.smoother is not None:
+            self.smoother.reset()
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        """Person probability for the next frame of the stream."""
+        prior = self._previous if self.uses_prior else None
+        if prior is not None and prior.shape != rgb.shape[:2]:
+            prior = None
+        probability = self.segmenter.predict(rgb, prior=prior) if self.uses_prior else self.segmenter.predict(rgb)
+        if self.smoother is not None:
+            probability = self.smoother.update(rgb, probability)
+        self._previous = probability
+        return probability
+
+    def mask(self, probability: np.ndarray) -> np.ndarray:
+        """Binary mask (with the smoother's hysteresis when smoothing is on)."""
+        return self.smoother.binary(probability) if self.smoother is not None else probability > 0.5
+
+    def frames(self, source):
+        """Yield ``(rgb, probability)`` for every frame of a file or camera."""
+        self.reset()
+        for rgb in read_frames(source):
+            yield rgb, self(rgb)
+
+
+# --- effects on a frame ------------------------------------------------------------------
+
+
+def apply_effect(effect: str, rgb: np.ndarray, probability: np.ndarray, background=None, strength: float = 15.0,
+                 refine: bool = False) -> np.ndarray:
+    """One frame with ``effect`` applied (RGB uint8; ``mask``: white person on black)."""
+    if refine:
+        probability = effects.refine_edges(rgb, probability)
+    if effect == "blur":
+        return effects.blur_background(rgb, probability, strength=strength)
+    if effect == "replace":
+        if background is None:
+            background = effects.studio_backdrop(*rgb.shape[:2])
+        return effects.replace_background(rgb, probability, background)
+    if effect == "grey":
+        return effects.grey_background(rgb, probability)
+    if effect == "mask":
+        grey = (np.clip(probability, 0, 1) * 255 + 0.5).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if effect == "cutout":
+        return effects.cutout(rgb, probability)
+    raise ValueError(f"unknown effect {effect!r}; choose one of {', '.join(EFFECTS)}.")
+
+
+class _Background:
+    """A still image, or a video whose frames are used in turn (looping)."""
+
+    def __init__(self, source):
+        self.frames = None
+        self.still = None
+        if source is None:
+            return
+        if isinstance(source, np.ndarray):
+            self.still = source
+            return
+        path = Path(source)
+        if path.suffix.lower() in VIDEO_SUFFIXES or path.suffix.lower() in (".webm", ".mpg", ".mpeg"):
+            self.frames = [frame for frame in read_frames(path)]
+        else:
+            from selfieseg.io import read_image
+
+            self.still = read_image(path)
+
+    def __call__(self, index: int):
+        if self.frames:
+            return self.frames[index % len(self.frames)]
+        return self.still
+
+
+def process_video(source, output, effect: str = "blur", background=None, model="sinet", smoothing: bool = True,
+                  strength: float = 15.0, refine: bool = False, quantize: str = "none", progress: bool = True,
+                  limit: int | None = None) -> dict:
+    """Segment every frame of ``source`` (a file or camera index) and write ``output`` with ``effect``.
+
+    ``mask`` writes the person mask as white on black at the input's size and frame count.
+    The output is written to a temporary file and renamed when complete; it may not be the
+    input. Returns the number of frames, the frame rate, and the seconds taken.
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    if effect not in EFFECTS or effect == "cutout":
+        raise VideoError(f"unknown video effect {effect!r}; choose one of blur, replace, grey, mask.")
+    output = Path(output)
+    codec = VIDEO_SUFFIXES.get(output.suffix.lower())
+    if codec is None:
+        raise VideoError(f"{output}: unsupported output container; use one of {', '.join(VIDEO_SUFFIXES)}.")
+    is_camera = isinstance(source, int) or (isinstance(source, str) and source.isdigit())
+    inputs = [] if is_camera else [Path(source)]
+    if background is not None and not isinstance(background, np.ndarray):
+        inputs.append(Path(background))
+    for path in inputs:
+        if path.exists() and output.exists() and os.path.samefile(path, output):
+            raise VideoError(f"{output}: output path is the same file as an input; choose another output path.")
+        if path.resolve() == output.resolve():
+            raise VideoError(f"{output}: output path is the same file as an input; choose another output path.")
+    if is_camera and limit is None:
+        raise VideoError("reading a camera needs a frame limit (limit=N, --frames N) so the output ends.")
+
+    info = video_info(source) if not is_camera else {"fps": 30.0, "frames": 0}
+    backdrop = _Background(background)
+    segmenter = VideoSegmenter(model, smoothing=smoothing, quantize=quantize)
+    total = min(info["frames"], limit) if (info["frames"] and limit) else (info["frames"] or limit or None)
+    written, started = 0, time.perf_counter()
+    with atomic_path(output, inputs) as tmp:
+        writer = None
+        try:
+            bar = tqdm(total=total, desc=f"{effect} {Path(str(source)).name}", unit="frame", disable=not progress)
+            for rgb, probability in segmenter.frames(source):
+                if writer is None:
+                    height, width = rgb.shape[:2]
+                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec), info["fps"], (width, height))
+                    if not writer.isOpened():
+                        raise VideoError(f"{output}: OpenCV cannot write {output.suffix} video here ({codec}); try .avi.")
+                frame = apply_effect(effect, rgb, probability, backdrop(written), strength, refine)
+                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+                written += 1
+                bar.update(1)
+                if limit is not None and written >= limit:
+                    break
+            bar.close()
+        finally:
+            if writer is not None:
+                writer.release()
+    seconds = time.perf_counter() - started
+    return {"output": output, "frames": written, "fps": info["fps"], "seconds": seconds,
+            "frames_per_second": written / seconds if seconds else 0.0}
+
+
+__all__ = ["EFFECTS", "TemporalSmoother", "VideoError", "VideoSegmenter", "apply_effect", "fast_segmenter",
+           "open_capture", "process_video", "read_frames", "video_info"]
