@@ -30,8 +30,8 @@ def main(argv=None) -> int:
 
     from selfieseg.data import open_dataset
     from selfieseg.demo import shipped_models
-    from selfieseg.inference import Segmenter, TFLiteSegmenter
     from selfieseg.export import export
+    from selfieseg.inference import Segmenter, TFLiteSegmenter
     from selfieseg.models.profile import tflite_latency
     from selfieseg.train import evaluate_split
 

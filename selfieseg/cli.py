@@ -144,7 +144,7 @@ def _cmd_photos(args) -> int:
                             refine=args.refine)
     for path in result["written"]:
         print(path)
-    for path, reason in result["failed"].items():
+    for reason in result["failed"].values():
         print(f"selfieseg: skipped {reason}", file=sys.stderr)
     print(f"{len(result['written'])} files written to {args.out}" + (f"; {len(result['failed'])} photos skipped" if result["failed"] else ""))
     return 2 if result["failed"] else 0

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from selfieseg.errors import DatasetError, ModelError, SelfieSegError
+from selfieseg.errors import DatasetError, SelfieSegError
 from selfieseg.io import atomic_path
 
 FORMATS = {"tflite": ".tflite", "onnx": ".onnx"}

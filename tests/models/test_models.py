@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import selfieseg
 from selfieseg.errors import ModelError
-from selfieseg.models import SPECS, build
+from selfieseg.models import build
 
 FULL = ["mnv2_unet", "mnv3_unet", "portraitnet", "sinet"]
 TINY = [f"{name}_tiny" for name in FULL]
