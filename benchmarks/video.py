@@ -1,0 +1,145 @@
+"""Flicker, per-frame IoU and end-to-end speed on webcam-like clips, beside MediaPipe, in one run.
+
+Clips are made from real PFCN *test* portraits (``selfieseg.data.clips``): sensor noise,
+exposure drift and JPEG artefacts every frame, either still or swaying sideways, with the
+ground-truth mask moved along. For each clip and pipeline:
+
+* flicker: share of pixels whose binary mask flips between consecutive frames, minus the
+  flips of the ground truth (a moving person), averaged over frames;
+* IoU: per-frame person IoU against the moved ground truth, averaged.
+
+Pipelines: our model frame by frame, our model with temporal smoothing, and MediaPipe's
+selfie segmenter frame by frame (its .tflite on LiteRT). Speed: a 640x480 clip file is
+decoded, segmented, smoothed, blurred and encoded again (``process_video``), frames/s.
+
+    SELFIESEG_DATA=../shared/data SELFIESEG_ANCHORS=../shared/anchors \\
+        .venv/bin/python benchmarks/video.py --out benchmarks/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def run_pipeline(segmenter, frames, truths):
+    from selfieseg.metrics import flicker, iou
+
+    segmenter.reset()
+    masks = [segmenter.mask(segmenter(frame)) for frame in frames]
+    per_frame_flips = np.maximum(
+        np.array([(a != b).mean() for a, b in zip(masks[1:], masks[:-1])])
+        - np.array([(a != b).mean() for a, b in zip(truths[1:], truths[:-1])]), 0)
+    return flicker(masks, truths), float(np.mean([iou(m, t) for m, t in zip(masks, truths)])), per_frame_flips
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--model", help="shipped model (default: sinet when shipped, else the first shipped)")
+    parser.add_argument("--clips", type=int, default=6, help="portraits (each gives a still and a swaying clip)")
+    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--anchors", default=os.environ.get("SELFIESEG_ANCHORS", "../shared/anchors"))
+    args = parser.parse_args(argv)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from selfieseg.data import open_dataset
+    from selfieseg.data.clips import synthetic_clip, write_clip
+    from selfieseg.demo import shipped_models
+    from selfieseg.video import VideoSegmenter, process_video
+
+    shipped = shipped_models()
+    model = args.model or ("sinet" if "sinet" in shipped else shipped[0])
+    mediapipe = Path(args.anchors) / "mediapipe_selfie_segmentation.tflite"
+    pipelines = {
+        f"{model} frame by frame": VideoSegmenter(model, smoothing=False),
+        f"{model} + smoothing": VideoSegmenter(model, smoothing=True),
+        "MediaPipe frame by frame": VideoSegmenter(str(mediapipe), smoothing=False),
+        "MediaPipe + our smoothing": VideoSegmenter(str(mediapipe), smoothing=True),
+    }
+    test = open_dataset("pfcn", split="test")
+    picks = np.linspace(0, len(test) - 1, args.clips).astype(int)
+    results = {(name, motion): [] for name in pipelines for motion in ("static", "sway")}
+    curves = {}
+    for clip_index, index in enumerate(picks):
+        sample = test[int(index)]
+        for motion in ("static", "sway"):
+            frames, truths = synthetic_clip(sample.image, sample.mask, frames=args.frames, motion=motion, seed=clip_index)
+            for name, segmenter in pipelines.items():
+                flick, score, per_frame = run_pipeline(segmenter, frames, truths)
+                results[(name, motion)].append((flick, score))
+                if clip_index == 0 and motion == "static":
+                    curves[name] = per_frame
+            print(f"clip {clip_index} ({sample.name}, {motion}) done")
+
+    # end-to-end speed at 640x480 with blur
+    sample = test[int(picks[0])]
+    frames, _ = synthetic_clip(sample.image, sample.mask, frames=150, motion="sway", size=(480, 640))
+    clip_path = write_clip(frames, Path(tempfile.mkdtemp()) / "clip_640x480.avi")
+    speed = {}
+    for name, source in ((model, model), ("MediaPipe", str(mediapipe))):
+        for smoothing in (False, True):
+            process_video(clip_path, clip_path.with_name("warmup.avi"), effect="blur", model=source, smoothing=smoothing,
+                          progress=False, limit=10)
+            run = process_video(clip_path, clip_path.with_name("out.avi"), effect="blur", model=source,
+                                smoothing=smoothing, progress=False)
+            speed[(name, smoothing)] = run["frames_per_second"]
+
+    mediapipe_static = np.mean([f for f, _ in results[("MediaPipe frame by frame", "static")]])
+    mediapipe_sway_iou = np.mean([s for _, s in results[("MediaPipe frame by frame", "sway")]])
+    lines = [
+        f"{args.clips} PFCN test portraits x (still, swaying) clips of {args.frames} frames at 640x480 with sensor noise, "
+        "exposure drift and JPEG artefacts. Flicker: % of pixels flipping per frame beyond the ground truth's flips. "
+        "IoU: per-frame person IoU, mean.",
+        "",
+        "| pipeline | flicker still (%) | flicker swaying (%) | IoU still | IoU swaying |",
+        "|---|---|---|---|---|",
+    ]
+    for name in pipelines:
+        still, sway = np.array(results[(name, "static")]), np.array(results[(name, "sway")])
+        lines.append(f"| {name} | {100 * still[:, 0].mean():.3f} | {100 * sway[:, 0].mean():.3f} | "
+                     f"{still[:, 1].mean():.4f} | {sway[:, 1].mean():.4f} |")
+    ours = np.array(results[(f"{model} + smoothing", "static")])
+    ours_sway = np.array(results[(f"{model} + smoothing", "sway")])
+    lines += [
+        "",
+        f"Still-clip flicker, ours smoothed / MediaPipe frame by frame: {ours[:, 0].mean() / max(mediapipe_static, 1e-12):.2f}; "
+        f"swaying IoU, ours smoothed - MediaPipe: {ours_sway[:, 1].mean() - mediapipe_sway_iou:+.4f}.",
+        "",
+        "End to end at 640x480 (decode, segment, blur, encode; 150 frames, 2 cores):",
+        "",
+        "| model | smoothing | frames/s |",
+        "|---|---|---|",
+    ]
+    for (name, smoothing), fps in speed.items():
+        lines.append(f"| {name} | {'yes' if smoothing else 'no'} | {fps:.1f} |")
+    table = "\n".join(lines)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "video.md").write_text(table + "\n")
+    print(table)
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for name, per_frame in curves.items():
+        ax.plot(100 * per_frame, label=name)
+    ax.set_xlabel("frame")
+    ax.set_ylabel("pixels flipped (%)")
+    ax.set_title("Flicker on a still clip (first portrait)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "video.png", dpi=120)
+    print(f"wrote {out / 'video.md'} and {out / 'video.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
