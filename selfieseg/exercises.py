@@ -124,6 +124,19 @@ def check_ratio(measured: float, low: float, high: float, what: str) -> bool:
 
 
 # --- Instructors ------------------------------------------------------------------------
+def moving_average_iou(segmenter, frames, truths, keep: float = 0.8) -> float:
+    """Mean per-frame IoU of ``p_t = keep * p_(t-1) + (1 - keep) * q_t`` (the video chapter's
+    reference for a plain moving average, which lags behind motion)."""
+    from selfieseg.metrics import iou
+
+    state, scores = None, []
+    for frame, truth in zip(frames, truths):
+        q = segmenter(frame)
+        state = q if state is None else keep * state + (1 - keep) * q
+        scores.append(iou(state > 0.5, truth))
+    return float(np.mean(scores))
+
+
 def strip_solutions(notebook, output) -> Path:
     """Write a copy of ``notebook`` without cells tagged ``solution`` (and without outputs)."""
     from selfieseg.io import atomic_path

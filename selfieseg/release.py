@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import shutil
+import tempfile
 from pathlib import Path
 
 from selfieseg.errors import ModelError
@@ -22,11 +23,12 @@ def _anchors_dir():
     return Path(env) if env and Path(env).is_dir() else None
 
 
-def ship(run, root=None, runs: int = 30) -> dict:
+def ship(run, root=None, runs: int = 30, weights_dir=None) -> dict:
     import selfieseg
     from selfieseg.data import open_dataset
     from selfieseg.inference import Segmenter, TFLiteSegmenter
     from selfieseg.models import WEIGHTS_DIR
+    from selfieseg.export import export
     from selfieseg.models.profile import profile, tflite_latency
     from selfieseg.train import evaluate_split
 
@@ -41,7 +43,12 @@ def ship(run, root=None, runs: int = 30) -> dict:
 
     test = open_dataset("pfcn", root, split="test")
     ours = evaluate_split(Segmenter(model), test)
-    cost = profile(model, runs=runs)
+    cost = profile(model, runs=runs, tflite=False)
+    exports = Path(tempfile.mkdtemp())
+    float_path = export(model, exports / f"{name}.tflite")
+    cost["tflite_kb"], cost["tflite_ms"] = float_path.stat().st_size / 1024, tflite_latency(float_path, runs=runs * 2) * 1e3
+    int8_path = export(model, exports / f"{name}_int8.tflite", quantize="int8", per_channel=False, root=root)
+    int8 = evaluate_split(TFLiteSegmenter(int8_path), test)
     card = {
         "model": name,
         "input_size": settings["input_size"],
@@ -54,6 +61,11 @@ def ship(run, root=None, runs: int = 30) -> dict:
         "pfcn_test_images": len(ours.per_image),
         "keras_ms": round(cost["keras_ms"], 2),
         "tflite_ms": round(cost["tflite_ms"], 2),
+        "int8_per_tensor": {
+            "pfcn_test_iou": round(int8.mean_iou, 4),
+            "tflite_kb": round(int8_path.stat().st_size / 1024, 1),
+            "tflite_ms": round(tflite_latency(int8_path, runs=runs * 2) * 1e3, 2),
+        },
         "training": {
             "data": settings["data"],
             "epochs": state["epoch"],
@@ -79,10 +91,11 @@ def ship(run, root=None, runs: int = 30) -> dict:
 
     card["history"] = [{key: float(value) for key, value in row.items() if value not in ("", None)} for row in epochs_log]
 
-    WEIGHTS_DIR.mkdir(exist_ok=True)
-    shutil.copyfile(best, WEIGHTS_DIR / f"{name}.weights.h5")
-    (WEIGHTS_DIR / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
-    (WEIGHTS_DIR / f"{name}.md").write_text(_markdown(card, epochs_log))
+    target = Path(weights_dir) if weights_dir else WEIGHTS_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(best, target / f"{name}.weights.h5")
+    (target / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    (target / f"{name}.md").write_text(_markdown(card, epochs_log))
     return card
 
 
@@ -96,12 +109,21 @@ def _markdown(card: dict, epochs_log) -> str:
         "",
         "| | this model | MediaPipe selfie segmenter |",
         "|---|---|---|",
-        f"| PFCN test IoU (per-image mean, {card['pfcn_test_images']} images) | {card['pfcn_test_iou']:.4f} | {mp['pfcn_test_iou']:.4f} |" if mp else
-        f"| PFCN test IoU (per-image mean, {card['pfcn_test_images']} images) | {card['pfcn_test_iou']:.4f} | not measured |",
-        f"| TFLite float latency, LiteRT 2 threads (ms) | {card['tflite_ms']:.2f} | {mp['tflite_ms']:.2f} |" if mp else
-        f"| TFLite float latency, LiteRT 2 threads (ms) | {card['tflite_ms']:.2f} | - |",
-        f"| TFLite float size (KB) | {card['tflite_float_kb']:.0f} | {mp['tflite_kb']:.0f} |" if mp else
-        f"| TFLite float size (KB) | {card['tflite_float_kb']:.0f} | - |",
+    ]
+    q = card.get("int8_per_tensor")
+    rows = [
+        (f"PFCN test IoU (per-image mean, {card['pfcn_test_images']} images)", f"{card['pfcn_test_iou']:.4f}", "pfcn_test_iou", ".4f"),
+        ("TFLite float latency, LiteRT 2 threads (ms)", f"{card['tflite_ms']:.2f}", "tflite_ms", ".2f"),
+        ("TFLite float size (KB)", f"{card['tflite_float_kb']:.0f}", "tflite_kb", ".0f"),
+    ]
+    if q:
+        rows += [("int8 TFLite (per tensor): PFCN test IoU", f"{q['pfcn_test_iou']:.4f}", None, ""),
+                 ("int8 TFLite (per tensor): latency (ms)", f"{q['tflite_ms']:.2f}", None, ""),
+                 ("int8 TFLite (per tensor): size (KB)", f"{q['tflite_kb']:.0f}", None, "")]
+    for label, value, key, fmt in rows:
+        theirs = format(mp[key], fmt) if (mp and key) else "-"
+        lines.append(f"| {label} | {value} | {theirs} |")
+    lines += [
         "",
         f"* Input: {card['input_size']}x{card['input_size']} RGB in [0, 1]; output: person probability.",
         f"* {card['trainable_params']:,} trainable parameters, {card['mmacs']} M multiply-adds per frame.",

@@ -232,13 +232,8 @@ for frame, truth in zip(sway, sway_truth):
 answer_2 = float(np.mean(scores))
 '''),
     code('''
-checker = VideoSegmenter(MODEL, smoothing=False)
-state, reference_scores = None, []
-for frame, truth in zip(sway, sway_truth):
-    q = checker(frame)
-    state = q if state is None else 0.8 * state + 0.2 * q
-    reference_scores.append(iou(state > 0.5, truth))
-exercises.check_close(answer_2, float(np.mean(reference_scores)), "IoU of the plain moving average", rtol=1e-6)
+reference = exercises.moving_average_iou(VideoSegmenter(MODEL, smoothing=False), sway, sway_truth, keep=0.8)
+exercises.check_close(answer_2, reference, "IoU of the plain moving average", rtol=1e-6)
 '''),
     md("**3.** Write a *sepia* background effect (person in colour, background in sepia) from `effects.composite`, and show it. Open question: what makes an effect look natural at the hair line?"),
 ]
