@@ -105,13 +105,13 @@ def main(argv=None) -> int:
     ]
     for name in pipelines:
         still, sway = np.array(results[(name, "static")]), np.array(results[(name, "sway")])
-        lines.append(f"| {name} | {100 * still[:, 0].mean():.3f} | {100 * sway[:, 0].mean():.3f} | "
+        lines.append(f"| {name} | {100 * still[:, 0].mean():.4f} | {100 * sway[:, 0].mean():.4f} | "
                      f"{still[:, 1].mean():.4f} | {sway[:, 1].mean():.4f} |")
     ours = np.array(results[(f"{model} + smoothing", "static")])
     ours_sway = np.array(results[(f"{model} + smoothing", "sway")])
     lines += [
         "",
-        f"Still-clip flicker, ours smoothed / MediaPipe frame by frame: {ours[:, 0].mean() / max(mediapipe_static, 1e-12):.2f}; "
+        f"Still-clip flicker, ours smoothed / MediaPipe frame by frame: {ours[:, 0].mean() / max(mediapipe_static, 1e-12):.4f}; "
         f"swaying IoU, ours smoothed - MediaPipe: {ours_sway[:, 1].mean() - mediapipe_sway_iou:+.4f}.",
         "",
         "End to end at 640x480 (decode, segment, blur, encode; 150 frames, 2 cores):",
