@@ -70,7 +70,7 @@ def test_quantized_sinet_files_are_smaller_and_agree_with_keras(pfcn_test, data_
         sizes[mode] = path.stat().st_size
         diff, mask_iou = _compare(reference, TFLiteSegmenter(path), images)
         # float16 and dynamic keep float activations: tight; int8 rounds every activation
-        bound = 0.02 if mode in ("fp16", "dynamic") else 0.35
+        bound = 0.05 if mode in ("fp16", "dynamic") else 0.35
         assert diff < bound, (mode, diff)
         if shipped_weights_path("sinet").exists():
             assert mask_iou > 0.9, (mode, mask_iou)

@@ -169,7 +169,22 @@ exercises.check_close(float(np.abs(mine[..., :3] - reference._prepare(photo)[...
     code("answer_2 = None"),
     solution('answer_2 = timings["int8 TFLite"] / timings.get("MediaPipe TFLite", timings["float TFLite"])'),
     code('exercises.check_close(answer_2, timings["int8 TFLite"] / timings.get("MediaPipe TFLite", timings["float TFLite"]), "latency ratio", rtol=1e-6)'),
-    md("**3.** Open question. Export PortraitNet and feed it its own previous output as the 4th channel over a few frames of a clip (see the Video chapter). What must an app keep between frames, and what happens at a scene cut?"),
+    md("**3.** Write the post-processing: the model's `1 x h x w x 1` probability to a boolean mask at the photo's size. Check it against LiteRT's mask above."),
+    code('''
+def to_mask(output, photo_shape):
+    # your code here
+    raise NotImplementedError
+'''),
+    solution('''
+def to_mask(output, photo_shape):
+    probability = np.asarray(output, np.float32)[0, ..., 0]
+    return cv2.resize(probability, (photo_shape[1], photo_shape[0]), interpolation=cv2.INTER_LINEAR) > 0.5
+'''),
+    code('''
+interpreter.set_tensor(source["index"], x[None]); interpreter.invoke()
+exercises.check_ratio(iou(to_mask(interpreter.get_tensor(target["index"]), photo.shape), lite_mask), 0.999, 1.0, "mask IoU with the app's mask")
+'''),
+    md("**4.** Open question. Export PortraitNet and feed it its own previous output as the 4th channel over a few frames of a clip (see the Video chapter). What must an app keep between frames, and what happens at a scene cut?"),
 ]
 
 write(cells, "book/deployment.ipynb")

@@ -197,7 +197,14 @@ weights_in_file = sum(int(np.prod(w.shape)) for l in model.layers
 exercises.check_close(answer_2, 1 - weights_in_file / (dict((r[0], r[1]) for r in rows)["int8 per tensor"] * 1024),
                       "share of the file that is not weights", rtol=0.01)
 '''),
-    md("**3.** Open question. Calibrate int8 with 4 images instead of 64, then with 64 images of one kind only (e.g. dark ones). How much IoU do you lose? What does that tell you about the representative dataset an app maker should use?"),
+    md("**3.** How many times smaller than the float file is the per-tensor int8 file (float KB / int8 KB, from the table above)?"),
+    code("answer_3 = None"),
+    solution('answer_3 = dict((r[0], r[1]) for r in rows)["none"] / dict((r[0], r[1]) for r in rows)["int8 per tensor"]'),
+    code('''
+sizes_kb = dict((r[0], r[1]) for r in rows)
+exercises.check_close(answer_3, sizes_kb["none"] / sizes_kb["int8 per tensor"], "float / int8 size", rtol=1e-3)
+'''),
+    md("**4.** Open question. Calibrate int8 with 4 images instead of 64, then with 64 images of one kind only (e.g. dark ones). How much IoU do you lose? What does that tell you about the representative dataset an app maker should use?"),
 ]
 
 write(cells, "book/quantization.ipynb")

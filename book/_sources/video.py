@@ -235,7 +235,22 @@ answer_2 = float(np.mean(scores))
 reference = exercises.moving_average_iou(VideoSegmenter(MODEL, smoothing=False), sway, sway_truth, keep=0.8)
 exercises.check_close(answer_2, reference, "IoU of the plain moving average", rtol=1e-6)
 '''),
-    md("**3.** Write a *sepia* background effect (person in colour, background in sepia) from `effects.composite`, and show it. Open question: what makes an effect look natural at the hair line?"),
+    md("**3.** Rebuild the colour-pop effect from `effects.composite` and `effects.feather` (edge 3): the person in colour over a grey copy of the photo. Check it against `effects.grey_background`."),
+    code('''
+def my_colour_pop(image, probability):
+    # your code here
+    raise NotImplementedError
+'''),
+    solution('''
+def my_colour_pop(image, probability):
+    grey = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    return effects.composite(image, grey, effects.feather(probability, 3))
+'''),
+    code('''
+difference = np.abs(my_colour_pop(image, probability).astype(int) - effects.grey_background(image, probability).astype(int)).max()
+exercises.check_ratio(float(difference), 0, 1, "largest difference from the library's colour pop")
+'''),
+    md("**4.** Write a *sepia* background effect (person in colour, background in sepia) from `effects.composite`, and show it. Open question: what makes an effect look natural at the hair line?"),
 ]
 
 write(cells, "book/video.ipynb")
