@@ -1,8 +1,9 @@
 """Every shipped model and MediaPipe (general and landscape) on the PFCN test split, in one run.
 
 Same images, same resizing (squash to the model's input, probability resized back to
-the photo's size), same IoU code for all. Writes a markdown table and an IoU-vs-latency
-figure to --out.
+the photo's size), same IoU code for all. Latency is each model's float TFLite file on
+LiteRT (2 threads, median), MediaPipe's as shipped. Writes a markdown table (with the
+issue's accuracy targets marked met or missed) and an IoU-vs-latency figure to --out.
 
     SELFIESEG_DATA=../shared/data SELFIESEG_ANCHORS=../shared/anchors \\
         .venv/bin/python benchmarks/accuracy.py --out benchmarks/results
@@ -10,64 +11,80 @@ figure to --out.
 
 from __future__ import annotations
 
-import argparse
-import os
 import tempfile
 from pathlib import Path
 
+from _common import mediapipe_files, parser, pfcn_test, pyplot
+
+#: the targets of issue 5 (PFCN test, per-image mean IoU)
+BEST_TARGET, EACH_TARGET, SINET_TARGET, SINET_PARAMS = 0.970, 0.950, 0.955, 100_000
+
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="benchmarks/results")
-    parser.add_argument("--limit", type=int, help="first N test images only (quick look)")
-    parser.add_argument("--anchors", default=os.environ.get("SELFIESEG_ANCHORS", "../shared/anchors"))
-    args = parser.parse_args(argv)
+    args = parser(__doc__).parse_args(argv)
+    plt = pyplot()
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from selfieseg.data import open_dataset
     from selfieseg.demo import shipped_models
     from selfieseg.export import export
     from selfieseg.inference import Segmenter, TFLiteSegmenter
+    from selfieseg.models import list_models
     from selfieseg.models.profile import tflite_latency
     from selfieseg.train import evaluate_split
 
-    test = open_dataset("pfcn", split="test")
-    if args.limit:
-        test = test.subset(range(args.limit))
-    rows = []
-    anchors = Path(args.anchors)
-    for label, filename in (("MediaPipe (general, 256x256)", "mediapipe_selfie_segmentation.tflite"),
-                            ("MediaPipe (landscape, 144x256)", "mediapipe_selfie_segmentation_landscape.tflite")):
-        path = anchors / filename
-        scores = evaluate_split(TFLiteSegmenter(path), test)
-        rows.append((label, scores.mean_iou, scores.dataset_iou, tflite_latency(path) * 1e3, path.stat().st_size / 1024))
+    test = pfcn_test(args.limit)
+    params = {row["name"]: row["params"] for row in list_models()}
+    rows = []  # (label, params, input, mean IoU, dataset IoU, ms, KB)
+    for label, path in mediapipe_files(args.anchors):
+        segmenter = TFLiteSegmenter(path)
+        scores = evaluate_split(segmenter, test)
+        rows.append((label, None, "x".join(map(str, segmenter.input_hw)), scores.mean_iou, scores.dataset_iou,
+                     tflite_latency(path) * 1e3, path.stat().st_size / 1024))
+    exports = Path(tempfile.mkdtemp(prefix="selfieseg-accuracy-"))
     for name in shipped_models():
         segmenter = Segmenter(name)
         scores = evaluate_split(segmenter, test)
-        path = export(segmenter.model, Path(tempfile.mkdtemp()) / f"{name}.tflite")
-        rows.append((f"selfieseg {name}", scores.mean_iou, scores.dataset_iou, tflite_latency(path) * 1e3, path.stat().st_size / 1024))
+        path = export(segmenter.model, exports / f"{name}.tflite", verbose=0)
+        rows.append((name, params[name], "x".join(map(str, segmenter.input_hw)), scores.mean_iou, scores.dataset_iou,
+                     tflite_latency(path) * 1e3, path.stat().st_size / 1024))
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    mediapipe_ms = rows[0][3]
-    lines = [f"PFCN test split, {len(test)} images; latency: float TFLite on LiteRT, 2 threads, median.", "",
-             "| model | mean IoU | dataset IoU | TFLite ms | ratio to MediaPipe | size KB |", "|---|---|---|---|---|---|"]
-    for label, mean_iou, dataset_iou, ms, kb in rows:
-        lines.append(f"| {label} | {mean_iou:.4f} | {dataset_iou:.4f} | {ms:.2f} | {ms / mediapipe_ms:.2f} | {kb:.0f} |")
+    mediapipe_iou, mediapipe_ms = rows[0][3], rows[0][5]
+    lines = [f"PFCN test split, {len(test)} images, per-image mean person IoU (and dataset IoU). Latency: float TFLite "
+             "on LiteRT, batch 1, 2 threads, median; ratios are to MediaPipe (general).", "",
+             "| model | params | input | mean IoU | IoU - MediaPipe | dataset IoU | TFLite ms | latency / MediaPipe | size KB |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for label, count, size, mean_iou, dataset_iou, ms, kb in rows:
+        lines.append(f"| {label} | {'' if count is None else f'{count:,}'} | {size} | {mean_iou:.4f} | "
+                     f"{mean_iou - mediapipe_iou:+.4f} | {dataset_iou:.4f} | {ms:.2f} | {ms / mediapipe_ms:.2f} | {kb:.0f} |")
+    ours = {label: (count, mean_iou) for label, count, _, mean_iou, *_ in rows if count is not None}
+    if ours:
+        def verdict(ok):
+            return "met" if ok else "missed"
+
+        best = max(ours, key=lambda name: ours[name][1])
+        lines += ["", "Targets:",
+                  f"- best shipped >= {BEST_TARGET:.3f}: {verdict(ours[best][1] >= BEST_TARGET)} ({best} {ours[best][1]:.4f})",
+                  *[f"- {name} >= {EACH_TARGET:.3f}: {verdict(iou >= EACH_TARGET)} ({iou:.4f})" for name, (_, iou) in ours.items()]]
+        if "sinet" in ours:
+            count, iou = ours["sinet"]
+            lines.append(f"- sinet >= {SINET_TARGET:.3f} with <= {SINET_PARAMS:,} parameters: "
+                         f"{verdict(iou >= SINET_TARGET and count <= SINET_PARAMS)} ({iou:.4f}, {count:,})")
+        missing = sorted(set(params) - set(ours))
+        if missing:
+            lines.append(f"- not shipped, so not measured: {', '.join(missing)}")
     table = "\n".join(lines)
     (out / "accuracy.md").write_text(table + "\n")
     print(table)
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for label, mean_iou, _, ms, _ in rows:
-        ax.scatter(ms, mean_iou, s=50, marker="*" if "MediaPipe" in label else "o")
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for label, _, _, mean_iou, _, ms, _ in rows:
+        ax.scatter(ms, mean_iou, s=60, marker="*" if label.startswith("mediapipe") else "o")
         ax.annotate(label, (ms, mean_iou), fontsize=7, xytext=(4, 4), textcoords="offset points")
-    ax.set_xlabel("TFLite latency (ms, this CPU)")
+    ax.axhline(mediapipe_iou, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("float TFLite latency, ms (LiteRT, 2 threads, this CPU)")
     ax.set_ylabel("PFCN test IoU (per-image mean)")
+    ax.set_title(f"Shipped models beside MediaPipe, one run ({len(test)} images)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out / "accuracy.png", dpi=120)

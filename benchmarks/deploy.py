@@ -15,10 +15,10 @@ exported files to --out/exports.
 
 from __future__ import annotations
 
-import argparse
-import os
 import time
 from pathlib import Path
+
+from _common import mediapipe_files, parser, pfcn_test, pyplot
 
 MODES = ("none", "fp16", "dynamic", "int8", "int8_per_tensor", "qat")
 
@@ -33,41 +33,28 @@ def evaluate(segmenter, samples):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="benchmarks/results")
-    parser.add_argument("--models", help="comma-separated shipped models (default: all shipped)")
-    parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--limit", type=int, help="first N test images only (quick look)")
-    parser.add_argument("--runs", type=int, default=100, help="timed invokes per latency")
-    parser.add_argument("--qat-steps", type=int, default=60, help="quantization-aware batches (of 8)")
-    parser.add_argument("--anchors", default=os.environ.get("SELFIESEG_ANCHORS", "../shared/anchors"))
-    args = parser.parse_args(argv)
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    options = parser(__doc__)
+    options.add_argument("--models", help="comma-separated shipped models (default: all shipped)")
+    options.add_argument("--modes", default=",".join(MODES))
+    options.add_argument("--runs", type=int, default=100, help="timed invokes per latency")
+    options.add_argument("--qat-steps", type=int, default=60, help="quantization-aware batches (of 8)")
+    args = options.parse_args(argv)
+    plt = pyplot()
     from tqdm.auto import tqdm
 
-    from selfieseg.data import open_dataset
     from selfieseg.demo import shipped_models
     from selfieseg.export import export
     from selfieseg.inference import OnnxSegmenter, Segmenter, TFLiteSegmenter
     from selfieseg.models.profile import onnx_latency, tflite_latency
 
-    test = open_dataset("pfcn", split="test")
-    if args.limit:
-        test = test.subset(range(args.limit))
+    test = pfcn_test(args.limit)
     samples = list(tqdm(test, total=len(test), desc="decoding PFCN test"))
     out = Path(args.out)
     exports = out / "exports"
     exports.mkdir(parents=True, exist_ok=True)
-    anchors = Path(args.anchors)
 
     rows = []  # (model, mode, KB, tflite ms, onnx ms, IoU)
-    for label, filename in (("mediapipe", "mediapipe_selfie_segmentation.tflite"),
-                            ("mediapipe_landscape", "mediapipe_selfie_segmentation_landscape.tflite")):
-        path = anchors / filename
+    for label, path in mediapipe_files(args.anchors):
         rows.append((label, "float (as shipped)", path.stat().st_size / 1024, tflite_latency(path, runs=args.runs) * 1e3,
                      None, evaluate(TFLiteSegmenter(path), samples)))
         print(rows[-1])

@@ -18,12 +18,11 @@ decoded, segmented, smoothed, blurred and encoded again (``process_video``), fra
 
 from __future__ import annotations
 
-import argparse
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from _common import mediapipe_files, parser, pfcn_test, pyplot
 
 
 def run_pipeline(segmenter, frames, truths):
@@ -38,34 +37,27 @@ def run_pipeline(segmenter, frames, truths):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="benchmarks/results")
-    parser.add_argument("--model", help="shipped model (default: sinet when shipped, else the first shipped)")
-    parser.add_argument("--clips", type=int, default=6, help="portraits (each gives a still and a swaying clip)")
-    parser.add_argument("--frames", type=int, default=60)
-    parser.add_argument("--anchors", default=os.environ.get("SELFIESEG_ANCHORS", "../shared/anchors"))
-    args = parser.parse_args(argv)
+    options = parser(__doc__, limit=False)
+    options.add_argument("--model", help="shipped model (default: sinet when shipped, else the first shipped)")
+    options.add_argument("--clips", type=int, default=6, help="portraits (each gives a still and a swaying clip)")
+    options.add_argument("--frames", type=int, default=60)
+    args = options.parse_args(argv)
+    plt = pyplot()
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from selfieseg.data import open_dataset
     from selfieseg.data.clips import synthetic_clip, write_clip
     from selfieseg.demo import shipped_models
     from selfieseg.video import VideoSegmenter, process_video
 
     shipped = shipped_models()
     model = args.model or ("sinet" if "sinet" in shipped else shipped[0])
-    mediapipe = Path(args.anchors) / "mediapipe_selfie_segmentation.tflite"
+    mediapipe = mediapipe_files(args.anchors)[0][1]
     pipelines = {
         f"{model} frame by frame": VideoSegmenter(model, smoothing=False),
         f"{model} + smoothing": VideoSegmenter(model, smoothing=True),
         "MediaPipe frame by frame": VideoSegmenter(str(mediapipe), smoothing=False),
         "MediaPipe + our smoothing": VideoSegmenter(str(mediapipe), smoothing=True),
     }
-    test = open_dataset("pfcn", split="test")
+    test = pfcn_test()
     picks = np.linspace(0, len(test) - 1, args.clips).astype(int)
     results = {(name, motion): [] for name in pipelines for motion in ("static", "sway")}
     curves = {}

@@ -103,6 +103,16 @@ class Segmenter(_Resizing):
         return self._restore(np.asarray(out), rgb.shape)
 
 
+def _open_model_file(path: Path, kind: str, opener):
+    """``opener()`` for an exported model file, with one clear error for missing or unreadable files."""
+    if not path.exists():
+        raise ModelError(f"{path}: model file not found.")
+    try:
+        return opener()
+    except Exception as exc:
+        raise ModelError(f"{path}: not a readable {kind} model ({str(exc).splitlines()[0][:160]}).") from None
+
+
 class TFLiteSegmenter(_Resizing):
     """A ``.tflite`` segmenter (ours or MediaPipe's: RGB in [0, 1], probability out) on LiteRT."""
 
@@ -110,12 +120,7 @@ class TFLiteSegmenter(_Resizing):
         from selfieseg.models.profile import make_interpreter
 
         path = Path(path)
-        if not path.exists():
-            raise ModelError(f"{path}: model file not found.")
-        try:
-            self.interpreter = make_interpreter(path, threads)
-        except Exception as exc:
-            raise ModelError(f"{path}: not a readable TFLite model ({str(exc).splitlines()[0][:160]}).") from None
+        self.interpreter = _open_model_file(path, "TFLite", lambda: make_interpreter(path, threads))
         detail = self.interpreter.get_input_details()[0]
         self.input_index = detail["index"]
         self.output_index = self.interpreter.get_output_details()[0]["index"]
@@ -135,18 +140,15 @@ class OnnxSegmenter(_Resizing):
 
     def __init__(self, path, threads: int = 2):
         path = Path(path)
-        if not path.exists():
-            raise ModelError(f"{path}: model file not found.")
         try:
             import onnxruntime
         except ImportError:
             raise ModelError("ONNX models need onnxruntime: pip install 'selfieseg[export]'.") from None
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
-        try:
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:
-            raise ModelError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:160]}).") from None
+        self.session = _open_model_file(
+            path, "ONNX", lambda: onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        )
         detail = self.session.get_inputs()[0]
         self.input_name = detail.name
         self.input_hw = (int(detail.shape[1]), int(detail.shape[2]))

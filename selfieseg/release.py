@@ -26,9 +26,9 @@ def _anchors_dir():
 def ship(run, root=None, runs: int = 30, weights_dir=None) -> dict:
     import selfieseg
     from selfieseg.data import open_dataset
+    from selfieseg.export import export
     from selfieseg.inference import Segmenter, TFLiteSegmenter
     from selfieseg.models import WEIGHTS_DIR
-    from selfieseg.export import export
     from selfieseg.models.profile import profile, tflite_latency
     from selfieseg.train import evaluate_split
 

@@ -160,7 +160,7 @@ def fast_segmenter(model="sinet", quantize: str = "none"):
     """
     from selfieseg.inference import Segmenter, TFLiteSegmenter
 
-    if isinstance(model, (Segmenter, TFLiteSegmenter)) or hasattr(model, "predict"):
+    if hasattr(model, "predict"):  # already a segmenter (ours, or anything with .predict)
         return model
     if str(model).endswith(".tflite"):
         return TFLiteSegmenter(model)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import json
 
+import keras
+import numpy as np
 import pytest
 
+import selfieseg
 from selfieseg.errors import DatasetError, ModelError
 from selfieseg.train import cosine_schedule, train, training_readers
 
@@ -59,3 +62,25 @@ def test_the_benchmark_split_is_refused_and_schedule_decays(data_root):
     assert len(readers[0]) == 1290  # PFCN's train list only
     rate = cosine_schedule(1.0, 10, warmup=1)
     assert rate(0) < rate(1) and rate(1) == pytest.approx(1.0) and rate(9) < 0.1
+
+
+def test_auto_encoder_start_and_quick_batch_norm():
+    from selfieseg.train import auto_encoder_weights, follow_quickly
+
+    assert auto_encoder_weights("portraitnet", {}) == "imagenet"
+    assert auto_encoder_weights("mnv2_unet", {}) == "imagenet_sliced"
+    assert auto_encoder_weights("mnv2_unet", {"alpha": 1.0}) == "imagenet"
+    assert auto_encoder_weights("mnv3_unet", {}) is None and auto_encoder_weights("sinet", {}) is None
+    model = selfieseg.load("mnv3_unet_tiny", weights=None)
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    assert any(layer.momentum > 0.99 for layer in norms)  # Keras's MobileNetV3 uses 0.999
+    follow_quickly(model)
+    assert norms and all(layer.momentum <= 0.99 for layer in norms)
+    # and the cap is what training uses: the running mean moves 1% of the way per step
+    layer = norms[0]
+    before = np.asarray(layer.moving_mean).copy()
+    x = np.random.default_rng(0).random((2, *model.input_shape[1:])).astype(np.float32)
+    sub = keras.Model(model.input, layer.output)
+    sub(x, training=True)
+    batch_mean = np.asarray(keras.ops.mean(keras.Model(model.input, layer.input)(x), axis=(0, 1, 2)))
+    np.testing.assert_allclose(np.asarray(layer.moving_mean), 0.99 * before + 0.01 * batch_mean, rtol=1e-4, atol=1e-6)

@@ -188,14 +188,59 @@ def load_mobilenet_v2_imagenet(target_layers, alpha: float, extra_input_channels
     return copy_weights_by_name(reference, target_layers, extra_input_channels)
 
 
+def copy_weights_sliced(source: keras.Model, target_layers) -> int:
+    """Copy same-named layers' weights from a *wider* ``source``, keeping leading channels.
+
+    A width-0.5 network has the same layers as the width-1.0 one with fewer channels in
+    each. Keeping the first ``k`` channels of every tensor is consistent along the whole
+    chain (the channels a layer keeps are the ones the next layer reads, residual adds
+    included), so the narrow network starts from ImageNet filters instead of noise.
+    Batch-norm statistics are sliced too; they are re-estimated in the first batches.
+    Returns the number of layers copied.
+    """
+    by_name = {layer.name: layer for layer in source.layers}
+    copied = 0
+    for layer in target_layers:
+        donor = by_name.get(layer.name)
+        if donor is None or not donor.weights:
+            continue
+        values, mine = donor.get_weights(), layer.get_weights()
+        if len(values) != len(mine) or any(
+            have.ndim != want.ndim or any(h < w for h, w in zip(have.shape, want.shape))
+            for have, want in zip(values, mine)
+        ):
+            continue
+        layer.set_weights([have[tuple(slice(0, n) for n in want.shape)] for have, want in zip(values, mine)])
+        copied += 1
+    return copied
+
+
+ENCODER_WEIGHTS = (None, "imagenet", "imagenet_sliced")
+
+
 def mobilenet_v2_encoder(normalised, alpha: float, encoder_weights):
-    """MobileNetV2 feature extractor on an already-normalised tensor (any channel count)."""
-    if encoder_weights not in (None, "imagenet"):
-        raise ModelError(f"encoder_weights must be None or 'imagenet', got {encoder_weights!r}.")
+    """MobileNetV2 feature extractor on an already-normalised tensor (any channel count).
+
+    ``encoder_weights``: None (random), "imagenet" (Keras's weights for this width, from
+    its cache) or "imagenet_sliced" (the width-1.0 ImageNet weights, which are the ones
+    cached here, cut down to this width by :func:`copy_weights_sliced`).
+    """
+    if encoder_weights not in ENCODER_WEIGHTS:
+        raise ModelError(f"encoder_weights must be one of {ENCODER_WEIGHTS}, got {encoder_weights!r}.")
     encoder = keras.applications.MobileNetV2(
         input_tensor=normalised, alpha=alpha, include_top=False, weights=None
     )
     if encoder_weights == "imagenet":
         channels = normalised.shape[-1]
         load_mobilenet_v2_imagenet(encoder.layers, alpha, extra_input_channels=channels - 3)
+    elif encoder_weights == "imagenet_sliced":
+        if normalised.shape[-1] != 3:
+            raise ModelError("encoder_weights='imagenet_sliced' needs a 3-channel (RGB) input.")
+        try:
+            reference = keras.applications.MobileNetV2(
+                input_shape=(224, 224, 3), alpha=1.0, include_top=False, weights="imagenet"
+            )
+        except Exception as exc:
+            raise imagenet_encoder_error("MobileNetV2 width 1.0", mobilenet_v2_imagenet_file(1.0, 224), exc) from None
+        copy_weights_sliced(reference, encoder.layers)
     return encoder

@@ -158,4 +158,40 @@ def test_imagenet_encoder_loads_offline_from_the_keras_cache():
     assert first.shape[2] == 4 and not first[:, :, 3].any()  # the prior channel starts at zero
     np.testing.assert_array_equal(first[:, :, :3], reference.get_layer("Conv1").get_weights()[0])
 
+def test_narrow_encoder_starts_from_the_wide_imagenet_weights_sliced():
+    import os
+
+    from selfieseg.models.common import keras_cache_dir
+
+    if not any(keras_cache_dir().glob("mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_*_no_top.h5")):
+        if os.environ.get("CI"):
+            pytest.fail(f"CI sets KERAS_HOME to ../shared/keras, but {keras_cache_dir()} has no MobileNetV2 weights")
+        pytest.skip("ImageNet MobileNetV2 1.0 weights are not in KERAS_HOME")
+    # width 0.35 has no ImageNet weights here; its layers get the leading channels of width 1.0's
+    narrow = selfieseg.load("mnv2_unet_tiny", weights=None, encoder_weights="imagenet_sliced")
+    reference = keras.applications.MobileNetV2(input_shape=(224, 224, 3), alpha=1.0, include_top=False, weights="imagenet")
+    checked = 0
+    for layer in narrow.layers:
+        if layer.name.startswith(("Conv1", "expanded_conv", "block_")) and layer.weights:
+            for mine, wide in zip(layer.get_weights(), reference.get_layer(layer.name).get_weights()):
+                assert all(m <= w for m, w in zip(mine.shape, wide.shape))
+                np.testing.assert_array_equal(mine, wide[tuple(slice(0, n) for n in mine.shape)])
+            checked += 1
+    assert checked > 90
+    # the copy is consistent along the chain: the first conv's 8 filters see what width 1.0's first 8 see
+    image = np.random.default_rng(0).random((1, 32, 32, 3)).astype(np.float32) * 2 - 1
+    ours = keras.Model(narrow.get_layer("Conv1").input, narrow.get_layer("Conv1").output)(image)
+    theirs = keras.layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False)
+    theirs.build((None, 32, 32, 3))
+    theirs.set_weights(reference.get_layer("Conv1").get_weights())
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs(image))[..., : ours.shape[-1]], atol=1e-5)
+
+
+def test_sliced_encoder_needs_rgb_and_unknown_sources_are_refused():
+    with pytest.raises(ModelError, match="3-channel"):
+        selfieseg.load("portraitnet_tiny", weights=None, encoder_weights="imagenet_sliced")
+    with pytest.raises(ModelError, match="imagenet_sliced"):
+        selfieseg.load("mnv2_unet_tiny", weights=None, encoder_weights="coco")
+
+
 # TFLite and ONNX parity of all four full models: tests/test_export.py

@@ -1,0 +1,55 @@
+"""What every benchmark script shares: its command line, MediaPipe's files, the test split.
+
+The scripts are run as files (``python benchmarks/NAME.py``), so this module is imported
+from beside them rather than from the package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+#: MediaPipe's selfie segmenters in ../shared/anchors: (label, file name)
+MEDIAPIPE = (
+    ("mediapipe", "mediapipe_selfie_segmentation.tflite"),
+    ("mediapipe_landscape", "mediapipe_selfie_segmentation_landscape.tflite"),
+)
+
+
+def parser(doc: str, limit: bool = True) -> argparse.ArgumentParser:
+    """--out, --anchors (default $SELFIESEG_ANCHORS) and optionally --limit, described by ``doc``."""
+    result = argparse.ArgumentParser(description=doc.splitlines()[0])
+    result.add_argument("--out", default="benchmarks/results")
+    result.add_argument("--anchors", default=os.environ.get("SELFIESEG_ANCHORS", "../shared/anchors"))
+    if limit:
+        result.add_argument("--limit", type=int, help="first N test images only (quick look)")
+    return result
+
+
+def mediapipe_files(anchors) -> list[tuple[str, Path]]:
+    """MediaPipe's two models, failing with the folder named when they are not there."""
+    files = [(label, Path(anchors) / name) for label, name in MEDIAPIPE]
+    missing = [str(path) for _, path in files if not path.exists()]
+    if missing:
+        raise SystemExit(f"MediaPipe's models are not found: {', '.join(missing)}. "
+                         "Pass --anchors or set SELFIESEG_ANCHORS to the folder that holds them (../shared/anchors).")
+    return files
+
+
+def pfcn_test(limit=None):
+    """The benchmark split (PFCN test, 264 images here), or its first ``limit`` images."""
+    from selfieseg.data import open_dataset
+
+    test = open_dataset("pfcn", split="test")
+    return test.subset(range(limit)) if limit else test
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (benchmarks run headless)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
