@@ -85,9 +85,12 @@ def boundary_loss(y_true, boundary_pred, from_logits: bool = True, width: int = 
     return focal_loss(ops.concatenate([edges, valid], axis=-1), boundary_pred, from_logits, gamma)
 
 
-def consistency_loss(teacher, student, from_logits: bool = True, temperature: float = 1.0):
+def consistency_loss(teacher, student, from_logits: bool = True, temperature: float = 1.0, valid=None):
     """PortraitNet's consistency loss: KL(teacher || student) between predictions on an
-    image and its texture-augmented twin; pixel-wise for the two classes (person, not)."""
+    image and its texture-augmented twin; pixel-wise for the two classes (person, not).
+
+    ``valid`` (same shape, 0 on ignored pixels) restricts the mean to the valid pixels.
+    """
     if from_logits:
         p = ops.sigmoid(teacher / temperature)
         q = ops.sigmoid(student / temperature)
@@ -96,6 +99,8 @@ def consistency_loss(teacher, student, from_logits: bool = True, temperature: fl
     p = ops.clip(p, EPSILON, 1 - EPSILON)
     q = ops.clip(q, EPSILON, 1 - EPSILON)
     kl = p * ops.log(p / q) + (1 - p) * ops.log((1 - p) / (1 - q))
+    if valid is not None:
+        return _weighted_mean(kl, ops.cast(valid, kl.dtype)) * temperature**2
     axes = tuple(range(1, len(kl.shape)))
     return ops.mean(kl, axis=axes) * temperature**2
 
@@ -156,3 +161,27 @@ class BoundaryLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "width": self.width, "gamma": self.gamma, "from_logits": self.from_logits}
+
+
+@keras.saving.register_keras_serializable(package="selfieseg")
+class ConsistencyLoss(keras.losses.Loss):
+    """:func:`consistency_loss` for a two-channel prediction: (image, texture twin) logits.
+
+    Training with a twin (``selfieseg.train.train(consistency=w)``) concatenates the
+    model's logits on an image and on its texture-augmented twin into one output; this
+    loss reads that output. The image's prediction is the teacher and gets no gradient
+    from this term, so the twin is pulled towards it, not the other way round. The
+    target only supplies the valid channel (ignored pixels do not count).
+    """
+
+    def __init__(self, temperature=1.0, from_logits=True, name="consistency_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.temperature, self.from_logits = temperature, from_logits
+
+    def call(self, y_true, y_pred):
+        _, valid = split_target(y_true)
+        teacher = ops.stop_gradient(y_pred[..., 0:1])
+        return consistency_loss(teacher, y_pred[..., 1:2], self.from_logits, self.temperature, valid)
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.temperature, "from_logits": self.from_logits}

@@ -26,7 +26,7 @@ from selfieseg.data import open_dataset
 from selfieseg.data.pipeline import SegmentationSequence, build_cache, split_indices
 from selfieseg.errors import DatasetError, ModelError
 from selfieseg.io import atomic_path
-from selfieseg.losses import BoundaryLoss, SegmentationLoss
+from selfieseg.losses import BoundaryLoss, ConsistencyLoss, SegmentationLoss
 from selfieseg.metrics import PersonIoU
 from selfieseg.models import SPECS, build
 from selfieseg.models.common import copy_weights_by_name
@@ -45,7 +45,7 @@ def training_readers(names, root=None):
 
 
 def training_sequences(data, size: int, batch_size: int = 16, prior: bool = False, outputs=None,
-                       validation: float = 0.1, seed: int = 0, root=None, cache_dir=None):
+                       validation: float = 0.1, seed: int = 0, root=None, cache_dir=None, twin: bool = False):
     """(train, validation) :class:`SegmentationSequence` over a cache of ``data``.
 
     The cache (decoded once, slightly larger than ``size`` so augmentation can crop) lives
@@ -57,7 +57,7 @@ def training_sequences(data, size: int, batch_size: int = 16, prior: bool = Fals
     cache_root = Path(cache_dir or os.environ.get("SELFIESEG_CACHE") or Path.home() / ".cache" / "selfieseg")
     cache = build_cache(readers, cache_root / f"{'+'.join(sorted(data))}_{cache_size}", size=(cache_size, cache_size))
     train_idx, val_idx = split_indices(len(cache), validation, seed)
-    common = dict(batch_size=batch_size, size=size, prior=prior, valid_channel=True, output_names=outputs)
+    common = dict(batch_size=batch_size, size=size, prior=prior, valid_channel=True, output_names=outputs, twin=twin)
     train_seq = SegmentationSequence(cache, augment=True, indices=train_idx, seed=seed, **common)
     val_seq = SegmentationSequence(cache, augment=None, shuffle=False, indices=val_idx, **common)
     return train_seq, val_seq
@@ -89,9 +89,10 @@ def save_weights_atomic(model, path: Path) -> None:
 class EpochCheckpoint(keras.callbacks.Callback):
     """Writes last/best weights and ``state.json`` atomically after every epoch."""
 
-    def __init__(self, out: Path, inference_model, settings: dict, best: float, monitor="val_mask_person_iou"):
+    def __init__(self, out: Path, inference_model, settings: dict, best: float, monitor="val_mask_person_iou",
+                 source=None):
         super().__init__()
-        self.out, self.inference_model = out, inference_model
+        self.out, self.inference_model, self.source = out, inference_model, source
         self.settings, self.best, self.monitor = settings, best, monitor
         self.started = time.time()
 
@@ -102,7 +103,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         improved = score is not None and score > self.best
         if improved:
             self.best = float(score)
-            copy_weights_by_name(self.model, self.inference_model.layers)
+            copy_weights_by_name(self.source or self.model, self.inference_model.layers)
             save_weights_atomic(self.inference_model, self.out / "best.weights.h5")
         state_path = self.out / "state.json"
         state = json.loads(state_path.read_text()) if state_path.exists() else {"seconds": 0.0}
@@ -143,6 +144,23 @@ def follow_quickly(model, momentum: float = 0.99) -> None:
             layer.momentum = momentum
 
 
+def with_twin(net: keras.Model) -> keras.Model:
+    """``net`` run on an image and on its texture twin, for PortraitNet's consistency loss.
+
+    The two calls share every weight. Outputs: ``net``'s own (``mask``, and ``boundary``
+    where it has one) for the image, ``twin_mask`` for the twin, and ``consistency``, the
+    two mask logits side by side for :class:`~selfieseg.losses.ConsistencyLoss`.
+    """
+    shape = net.input_shape[1:]
+    image, twin = keras.Input(shape, name="image"), keras.Input(shape, name="twin")
+    first, second = net(image), net(twin)
+    outputs = dict(first) if isinstance(first, dict) else {"mask": first}
+    twin_mask = second["mask"] if isinstance(second, dict) else second
+    outputs["twin_mask"] = keras.layers.Identity(name="twin_mask")(twin_mask)
+    outputs["consistency"] = keras.layers.Concatenate(name="consistency")([outputs["mask"], twin_mask])
+    return keras.Model({"image": image, "twin": twin}, outputs, name=f"{net.name}_twin")
+
+
 def train(
     model: str = "sinet",
     data=("pfcn", "picsart"),
@@ -159,13 +177,17 @@ def train(
     cache_dir=None,
     root=None,
     init_weights=None,
+    consistency: float = 0.0,
     verbose: int = 1,
     **model_options,
 ) -> dict:
     """Train ``model`` on ``data``; returns the run's final ``state.json`` as a dict.
 
     ``init_weights`` starts from another run's ``best.weights.h5`` (for example a run at
-    a smaller input size: the weights do not depend on it).
+    a smaller input size: the weights do not depend on it). ``consistency`` > 0 adds
+    PortraitNet's consistency loss with that weight: every batch also goes through the
+    model with a second texture augmentation (:func:`with_twin`), about twice the
+    compute per step.
     """
     spec = SPECS.get(model)
     if spec is None:
@@ -176,14 +198,17 @@ def train(
     size = int(input_size or spec.input_size)
     settings = dict(model=model, data=list(data), epochs=epochs, input_size=size, batch_size=batch_size,
                     learning_rate=learning_rate, validation=validation, seed=seed, options=model_options,
-                    init_weights=str(init_weights) if init_weights else None)
+                    init_weights=str(init_weights) if init_weights else None, consistency=consistency)
     keras.utils.set_random_seed(seed)
 
     # --- data: cached once, split into train / validation --------------------------------
     boundary = model.startswith("portraitnet")
+    outputs = ("mask", "boundary") if boundary else None
+    if consistency:
+        outputs = (*(outputs or ("mask",)), "twin_mask", "consistency")
     train_seq, val_seq = training_sequences(
-        data, size, batch_size, prior=spec.channels == 4, outputs=("mask", "boundary") if boundary else None,
-        validation=validation, seed=seed, root=root, cache_dir=cache_dir,
+        data, size, batch_size, prior=spec.channels == 4, outputs=outputs,
+        validation=validation, seed=seed, root=root, cache_dir=cache_dir, twin=bool(consistency),
     )
 
     # --- model, losses, optimiser ---------------------------------------------------------
@@ -201,6 +226,13 @@ def train(
     else:
         emphasis = 2.0 if model.startswith("sinet") else 0.0
         losses, loss_weights, metrics = SegmentationLoss(bce=1.0, dice=1.0, boundary_emphasis=emphasis), None, [PersonIoU()]
+    fitted = net
+    if consistency:
+        fitted = with_twin(net)
+        if not isinstance(losses, dict):
+            losses, loss_weights, metrics = {"mask": losses}, {"mask": 1.0}, {"mask": metrics}
+        losses = {**losses, "twin_mask": losses["mask"], "consistency": ConsistencyLoss()}
+        loss_weights = {**loss_weights, "twin_mask": 1.0, "consistency": float(consistency)}
     if init_weights is not None and not resume:
         donor = build(model, input_size=size, **model_options)
         try:
@@ -208,9 +240,9 @@ def train(
         except Exception as exc:
             raise ModelError(f"{init_weights}: cannot initialise {model} from it ({str(exc).splitlines()[0][:160]}).") from None
         copy_weights_by_name(donor, net.layers)
-    follow_quickly(net)
+    follow_quickly(fitted)
     # XLA (jit_compile) measured 1.8x slower per step on this 2-core CPU: keep it off.
-    net.compile(optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=1e-4), loss=losses,
+    fitted.compile(optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=1e-4), loss=losses,
                 loss_weights=loss_weights, metrics=metrics, jit_compile=False)
 
     # --- resume ---------------------------------------------------------------------------
@@ -220,8 +252,8 @@ def train(
         initial_epoch, best = int(state["epoch"]), float(state.get("best", -1.0))
         last = out / "last.weights.h5"
         try:
-            net.optimizer.build(net.trainable_variables)  # so its saved moments load too
-            net.load_weights(last)
+            fitted.optimizer.build(fitted.trainable_variables)  # so its saved moments load too
+            fitted.load_weights(last)
         except Exception as exc:
             raise ModelError(
                 f"{last}: checkpoint cannot be loaded ({str(exc).splitlines()[0][:160]}). It may be corrupt: "
@@ -236,13 +268,13 @@ def train(
     if initial_epoch >= epochs:
         return json.loads(state_path.read_text())
 
-    monitor = "val_mask_person_iou" if boundary else "val_person_iou"
+    monitor = "val_mask_person_iou" if boundary or consistency else "val_person_iou"
     callbacks = [
         keras.callbacks.LearningRateScheduler(cosine_schedule(learning_rate, epochs)),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=initial_epoch > 0),
-        EpochCheckpoint(out, inference, settings, best, monitor=monitor),
+        EpochCheckpoint(out, inference, settings, best, monitor=monitor, source=net),
     ]
-    net.fit(train_seq, validation_data=val_seq, epochs=epochs, initial_epoch=initial_epoch,
+    fitted.fit(train_seq, validation_data=val_seq, epochs=epochs, initial_epoch=initial_epoch,
             steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)
     return json.loads(state_path.read_text())
 

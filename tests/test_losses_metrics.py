@@ -89,3 +89,28 @@ def test_boundary_f_score_and_keras_metric():
     assert float(metric.result()) == pytest.approx(1.0)
     metric.update_state(y, -logits)  # everything wrong: IoU 0 for this image
     assert float(metric.result()) == pytest.approx(0.5)
+
+
+def test_consistency_loss_pulls_the_twin_only_and_skips_ignored_pixels():
+    import tensorflow as tf
+
+    mask, logits = _pair()
+    loss = losses.ConsistencyLoss()
+    same = np.concatenate([logits, logits], axis=-1)
+    apart = np.concatenate([logits, -logits], axis=-1)
+    assert float(loss(mask, same)) < 1e-6 and float(loss(mask, apart)) > 0.1
+    # ignored pixels (valid = 0) do not count: disagreement only there costs nothing
+    valid = np.ones_like(mask)
+    valid[:, : mask.shape[1] // 2] = 0
+    target = np.concatenate([mask, valid], axis=-1)
+    half = same.copy()
+    half[:, : mask.shape[1] // 2, :, 1] *= -1
+    assert float(loss(target, half)) < 1e-6 and float(loss(mask, half)) > 0.05
+    # the image's prediction is the teacher: no gradient reaches it from this term
+    pred = tf.Variable(apart)
+    with tf.GradientTape() as tape:
+        value = loss(mask, pred)
+    grad = tape.gradient(value, pred).numpy()
+    assert not grad[..., 0].any() and np.abs(grad[..., 1]).sum() > 0
+    clone = losses.ConsistencyLoss.from_config(losses.ConsistencyLoss(temperature=2.0).get_config())
+    assert clone.temperature == 2.0

@@ -84,3 +84,24 @@ def test_auto_encoder_start_and_quick_batch_norm():
     sub(x, training=True)
     batch_mean = np.asarray(keras.ops.mean(keras.Model(model.input, layer.input)(x), axis=(0, 1, 2)))
     np.testing.assert_allclose(np.asarray(layer.moving_mean), 0.99 * before + 0.01 * batch_mean, rtol=1e-4, atol=1e-6)
+
+
+def test_consistency_training_checkpoints_the_model_inside_the_twin(tmp_path, data_root):
+    from selfieseg.models import build
+    from selfieseg.train import with_twin
+
+    out = tmp_path / "twin"
+    state = train(model="portraitnet_tiny", data=("picsart",), epochs=1, out=out, steps_per_epoch=2, batch_size=4,
+                  cache_dir=tmp_path / "cache", root=data_root, verbose=0, consistency=1.0)
+    assert state["settings"]["consistency"] == 1.0 and 0 < state["best"] <= 1
+    header = next(csv.reader(open(out / "log.csv")))
+    assert {"consistency_loss", "twin_mask_loss", "val_mask_person_iou"} <= set(header)
+    # best.weights.h5 is the plain model (no twin), equal to the network trained inside the twin
+    inference = selfieseg.load("portraitnet_tiny", weights=out / "best.weights.h5")
+    trained = with_twin(build("portraitnet_tiny", logits=True, with_boundary=True))
+    trained.load_weights(out / "last.weights.h5")
+    x = np.random.default_rng(0).random((2, 32, 32, 4)).astype(np.float32)
+    logits = np.asarray(trained({"image": x, "twin": x})["mask"])
+    np.testing.assert_allclose(inference.predict(x, verbose=0), 1 / (1 + np.exp(-logits)), atol=1e-5)
+    untrained = build("portraitnet_tiny")
+    assert any(not np.array_equal(a, b) for a, b in zip(untrained.get_weights(), inference.get_weights()))

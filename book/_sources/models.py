@@ -50,6 +50,41 @@ print(f"input {{model.input_shape}} -> output {{y.shape}}, values in [{{y.min():
 print(f"{{exercises.trainable_params(model):,}} trainable parameters")
 '''
 
+SHIPPED = """
+## The shipped weights on real portraits
+
+The package ships trained weights for this architecture (when this version has them),
+with a model card written by the script that trained and evaluated them. Three PFCN
+*test* portraits, never seen in training:
+"""
+
+SHIPPED_CODE = '''
+import json
+
+from selfieseg.data import open_dataset
+from selfieseg.demo import shipped_models
+from selfieseg.metrics import iou
+from selfieseg.models import shipped_weights_path
+
+if "{name}" in shipped_models():
+    card = json.loads(shipped_weights_path("{name}").with_suffix("").with_suffix(".json").read_text())
+    print(f"{{card['model']}} at {{card['input_size']}} px: PFCN test IoU {{card['pfcn_test_iou']:.4f}} "
+          f"(MediaPipe {{card['mediapipe']['pfcn_test_iou']:.4f}}), trained {{card['training']['epochs']}} epochs "
+          f"in {{card['training']['wall_minutes']:.0f}} min on {{card['training']['machine']}}")
+    trained = selfieseg.Segmenter("{name}")
+    test = open_dataset("pfcn", split="test")
+    panels, titles = [], []
+    for index in (0, 100, 200):
+        sample = test[index]
+        probability = trained.predict(sample.image)
+        panels += [sample.image, viz.overlay(sample.image, probability > 0.5)]
+        titles += [sample.name, f"IoU {{iou(sample.mask, probability):.3f}}"]
+    viz.image_grid(panels, columns=6, titles=titles, size=2.0)
+    plt.show()
+else:
+    print("This version of selfieseg ships no weights for {name}.")
+'''
+
 SUMMARY_HEAD = "## Summary\n\n"
 EXERCISES_HEAD = """
 ## Exercises
@@ -65,6 +100,7 @@ def chapter(name, title, intro, design, diagram, block, summary, exercises):
     cells += [md("## Design\n\n" + design.strip()), code(diagram)]
     cells += block
     cells += [md(COST), code(COST_CODE)]
+    cells += [md(SHIPPED), code(SHIPPED_CODE.format(name=name))]
     cells += [md(SUMMARY_HEAD + summary.strip()), md(EXERCISES_HEAD)]
     cells += exercises
     write(cells, f"book/models_{name}.ipynb")
@@ -89,6 +125,15 @@ The skips tap the encoder's **expand-ReLU** outputs (`block_1_expand_relu`, ...)
 MobileNetV2's inverted residuals these are the widest, non-linear activations, before the
 linear bottleneck projects them down. **Dropout** in the decoder regularises a model
 trained on a few thousand portraits.
+
+*Where do the encoder's weights come from?* Keras publishes ImageNet weights for width
+0.5, but they are downloaded on first use, and the machines this course was built on
+have only the width-1.0 file. A width-0.5 network has exactly the layers of the width-1.0
+one with about half the channels in each, so `encoder_weights="imagenet_sliced"` copies
+the *first* channels of every width-1.0 tensor. Keeping the leading channels everywhere
+is consistent along the chain (what one layer keeps is what the next one reads, residual
+additions included), so the narrow encoder starts from ImageNet filters, not noise;
+training adapts the rest. `selfieseg train --model mnv2_unet` does this by default.
 """,
     '''
 from selfieseg.models.mnv2_unet import SKIP_TAPS, BOTTLENECK
@@ -132,6 +177,8 @@ exercises.check_same_output(mine, library_block, inputs)
 * A width-0.5 MobileNetV2 encoder plus a transposed-convolution U-Net decoder; skips from
   the expand-ReLU taps, concatenated.
 * Normalisation lives inside the model: it takes RGB in [0, 1], like MediaPipe's.
+* Without the width-0.5 ImageNet file, the encoder starts from width 1.0's weights sliced
+  to its width.
 * The table above gives its size, multiply-adds and latency beside MediaPipe's.
 """,
     [

@@ -23,6 +23,14 @@ cells += [
   noise (the Data chapter shows them).
 * **Loss**: binary cross-entropy plus Dice; PortraitNet adds its boundary loss (focal loss
   on mask edges, weight 0.3) and SINet weighs the boundary band 3x in the cross-entropy.
+* **Consistency** (optional, `--consistency 1.0`): PortraitNet's idea. Each training image
+  also goes through the network with a second, independent texture change (colour,
+  blur, noise; the same geometry), and a KL term pulls that prediction towards the
+  first. It teaches the model that lighting is not shape, at twice the compute per step;
+  the shipped models were trained without it (the CPU budget went to more epochs).
+* **Encoder start**: ImageNet where it is cached (PortraitNet's MobileNetV2 width 1.0; the
+  MobileNetV2 U-Net takes those weights sliced to width 0.5), from scratch otherwise.
+  Batch-norm momentum is capped at 0.99 so running statistics keep up in short runs.
 * **Optimiser**: AdamW, a one-epoch warm-up then cosine decay.
 * **Checkpoints** every epoch, and `--resume` continues a killed run where it stopped.
 """),
@@ -50,6 +58,17 @@ for name, fn in [("BCE", losses.binary_crossentropy), ("Dice", losses.dice_loss)
     axes[1].plot(np.linspace(0, 6, 13), values, label=name)
 axes[1].set(xlabel="logit magnitude on the right side", ylabel="loss", title="losses as predictions sharpen")
 axes[1].legend()
+plt.show()
+"""),
+    md("What the consistency loss compares: one warped picture, two texture draws, one mask."),
+    code("""
+from selfieseg import viz
+from selfieseg.data import SegmentationSequence
+
+pairs = SegmentationSequence(open_dataset("picsart").subset(range(4)), batch_size=4, size=160, augment=True,
+                             twin=True, seed=3)
+x, y, _ = pairs[0]
+viz.image_grid([*x["image"], *x["twin"]], columns=4, titles=["image"] * 4 + ["texture twin"] * 4, size=2.0)
 plt.show()
 """),
     md("""

@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from selfieseg.data.augment import Augmenter, previous_frame_prior, resize_pair
+from selfieseg.data.augment import Augmenter, previous_frame_prior, resize_pair, warp
 from selfieseg.errors import DatasetError
 
 CACHE_VERSION = 1
@@ -150,6 +150,11 @@ class SegmentationSequence(keras.utils.PyDataset):
     instead of a separate sample weight: the form :mod:`selfieseg.losses` reads, so Dice
     and boundary terms honour ignored pixels too. ``output_names`` repeats the target
     for each named model output (PortraitNet's ``mask`` and ``boundary``).
+
+    ``twin=True`` (PortraitNet's consistency training) returns inputs as
+    ``{"image": x, "twin": x2}``: ``x2`` is the same warped picture with a second, fresh
+    texture change (colour, blur, noise), so one mask fits both. Without augmentation
+    the twin is the image itself.
     """
 
     def __init__(
@@ -164,6 +169,7 @@ class SegmentationSequence(keras.utils.PyDataset):
         indices=None,
         valid_channel: bool = False,
         output_names=None,
+        twin: bool = False,
         **pydataset_kwargs,
     ):
         super().__init__(**pydataset_kwargs)
@@ -179,6 +185,7 @@ class SegmentationSequence(keras.utils.PyDataset):
         self.seed = seed
         self.valid_channel = valid_channel
         self.output_names = tuple(output_names) if output_names else None
+        self.twin = twin
         self.epoch = 0
         self._order = self._make_order()
 
@@ -199,19 +206,30 @@ class SegmentationSequence(keras.utils.PyDataset):
         self._order = self._make_order()
 
     def example(self, index: int, rng: np.random.Generator):
-        """One (input HxWxC float32, mask HxW float32, weight HxW float32) example."""
+        """One (input HxWxC float32, mask HxW float32, weight HxW float32) example.
+
+        With ``twin`` the input is a pair (image, texture twin), stacked on a new first axis.
+        """
         image, mask, ignore = self.source.get(int(index))
-        if self.augmenter is not None:
+        twin = None
+        if self.augmenter is not None and self.twin:
+            # one geometry, two independent texture draws
+            matrix = self.augmenter.geometry(rng, self.size, image.shape[:2])
+            warped, mask, ignore = warp(image, mask, ignore, matrix, self.size)
+            image, twin = self.augmenter.texture(warped, rng), self.augmenter.texture(warped, rng)
+        elif self.augmenter is not None:
             image, mask, ignore = self.augmenter(image, mask, ignore, rng, self.size)
         else:
             image, mask, ignore = resize_pair(image, mask, ignore, self.size)
+            twin = image if self.twin else None
         target = mask.astype(np.float32) / 255.0
-        x = image.astype(np.float32) / 255.0
+        pictures = [image] if twin is None else [image, twin]
+        xs = [picture.astype(np.float32) / 255.0 for picture in pictures]
         if self.prior:
             prior = previous_frame_prior(target, rng) if self.augmenter is not None else np.zeros_like(target)
-            x = np.concatenate([x, prior[..., None]], axis=-1)
+            xs = [np.concatenate([x, prior[..., None]], axis=-1) for x in xs]
         weight = np.ones_like(target) if ignore is None else (~ignore).astype(np.float32)
-        return x, target, weight
+        return (np.stack(xs) if self.twin else xs[0]), target, weight
 
     def __getitem__(self, batch: int):
         if batch >= len(self):
@@ -220,6 +238,8 @@ class SegmentationSequence(keras.utils.PyDataset):
         rng = np.random.default_rng((self.seed, self.epoch, batch))
         xs, ys, ws = zip(*(self.example(i, rng) for i in chosen))
         x, y, w = np.stack(xs), np.stack(ys)[..., None], np.stack(ws)
+        if self.twin:
+            x = {"image": x[:, 0], "twin": x[:, 1]}
         if not self.valid_channel:
             return x, y, w
         y = np.concatenate([y, w[..., None]], axis=-1)

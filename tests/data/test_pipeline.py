@@ -87,3 +87,23 @@ def test_split_indices_is_disjoint_and_deterministic():
     train, val = split_indices(100, 0.1, seed=3)
     assert len(val) == 10 and not set(train) & set(val) and len(train) + len(val) == 100
     assert np.array_equal(split_indices(100, 0.1, seed=3)[1], val)
+
+
+def test_twin_shares_geometry_and_mask_but_not_texture(picsart):
+    subset = picsart.subset(range(6))
+    sequence = SegmentationSequence(subset, batch_size=3, size=96, augment=True, seed=2, twin=True, prior=True,
+                                    valid_channel=True, output_names=("mask", "twin_mask", "consistency"))
+    x, y = sequence[0]
+    assert set(x) == {"image", "twin"} and x["image"].shape == x["twin"].shape == (3, 96, 96, 4)
+    assert set(y) == {"mask", "twin_mask", "consistency"} and y["mask"].shape == (3, 96, 96, 2)
+    assert np.abs(x["image"][..., :3] - x["twin"][..., :3]).mean() > 0.01  # two texture draws
+    np.testing.assert_array_equal(x["image"][..., 3], x["twin"][..., 3])  # one prior for both
+    # with every texture change off the twin is the image itself: the geometry is shared
+    still = Augmenter(brightness=0, contrast=0, saturation=0, hue=0, blur=0, noise=0)
+    plain = SegmentationSequence(subset, batch_size=3, size=96, augment=still, seed=2, twin=True)
+    x, y, w = plain[0]
+    np.testing.assert_array_equal(x["image"], x["twin"])
+    assert 0 < y.mean() < 1
+    # without augmentation (validation) the twin is the resized image
+    x, _, _ = SegmentationSequence(subset, batch_size=3, size=96, twin=True, shuffle=False)[0]
+    np.testing.assert_array_equal(x["image"], x["twin"])
