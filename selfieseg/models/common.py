@@ -139,6 +139,18 @@ class TwoClassToLogit(layers.Layer):
         return x[..., 1:2] - x[..., 0:1]
 
 
+def _same_named(source: keras.Model, target_layers):
+    """(target layer, source weights, target weights) for each same-named layer with as many weights."""
+    by_name = {layer.name: layer for layer in source.layers}
+    for layer in target_layers:
+        donor = by_name.get(layer.name)
+        if donor is None or not donor.weights:
+            continue
+        values, mine = donor.get_weights(), layer.get_weights()
+        if len(values) == len(mine):
+            yield layer, values, mine
+
+
 def copy_weights_by_name(source: keras.Model, target_layers, extra_input_channels: int = 0) -> int:
     """Copy weights from ``source`` into same-named layers of ``target_layers``.
 
@@ -148,16 +160,8 @@ def copy_weights_by_name(source: keras.Model, target_layers, extra_input_channel
     """
     import numpy as np
 
-    by_name = {layer.name: layer for layer in source.layers}
     copied = 0
-    for layer in target_layers:
-        donor = by_name.get(layer.name)
-        if donor is None or not donor.weights:
-            continue
-        values = donor.get_weights()
-        mine = layer.get_weights()
-        if len(values) != len(mine):
-            continue
+    for layer, values, mine in _same_named(source, target_layers):
         fixed = []
         for have, want in zip(values, mine):
             if have.shape != want.shape and extra_input_channels and have.ndim == 4 and have.shape[2] + extra_input_channels == want.shape[2]:
@@ -198,17 +202,10 @@ def copy_weights_sliced(source: keras.Model, target_layers) -> int:
     Batch-norm statistics are sliced too; they are re-estimated in the first batches.
     Returns the number of layers copied.
     """
-    by_name = {layer.name: layer for layer in source.layers}
     copied = 0
-    for layer in target_layers:
-        donor = by_name.get(layer.name)
-        if donor is None or not donor.weights:
-            continue
-        values, mine = donor.get_weights(), layer.get_weights()
-        if len(values) != len(mine) or any(
-            have.ndim != want.ndim or any(h < w for h, w in zip(have.shape, want.shape))
-            for have, want in zip(values, mine)
-        ):
+    for layer, values, mine in _same_named(source, target_layers):
+        if any(have.ndim != want.ndim or any(h < w for h, w in zip(have.shape, want.shape))
+               for have, want in zip(values, mine)):
             continue
         layer.set_weights([have[tuple(slice(0, n) for n in want.shape)] for have, want in zip(values, mine)])
         copied += 1
