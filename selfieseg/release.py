@@ -72,6 +72,8 @@ def ship(run, root=None, runs: int = 30, weights_dir=None) -> dict:
             "planned_epochs": settings["epochs"],
             "batch_size": settings["batch_size"],
             "learning_rate": settings["learning_rate"],
+            "encoder_start": _encoder_start(settings),
+            "consistency": settings.get("consistency", 0.0),
             "wall_minutes": round(state.get("seconds", 0) / 60, 1),
             "best_validation_iou": round(state["best"], 4),
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU",
@@ -97,6 +99,17 @@ def ship(run, root=None, runs: int = 30, weights_dir=None) -> dict:
     (target / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
     (target / f"{name}.md").write_text(_markdown(card, epochs_log))
     return card
+
+
+def _encoder_start(settings: dict) -> str:
+    """How the run's weights started, in words (runs older than the setting used the default)."""
+    from selfieseg.train import auto_encoder_weights
+
+    if settings.get("init_weights"):
+        return f"weights of {settings['init_weights']}"
+    source = settings.get("encoder_weights", auto_encoder_weights(settings["model"], settings.get("options", {})))
+    return {None: "random (from scratch)", "imagenet": "ImageNet encoder",
+            "imagenet_sliced": "ImageNet MobileNetV2 width 1.0, sliced to this width"}.get(source, str(source))
 
 
 def _markdown(card: dict, epochs_log) -> str:
@@ -130,6 +143,7 @@ def _markdown(card: dict, epochs_log) -> str:
         f"* Dataset IoU (pooled): {card['pfcn_test_dataset_iou']:.4f}.",
         f"* Training data: {', '.join(t['data'])} (PFCN: its train list only; the test list is never trained on).",
         f"* Epochs: {t['epochs']} of {t['planned_epochs']} planned, batch {t['batch_size']}, AdamW, cosine schedule from {t['learning_rate']}.",
+        f"* Start: {t.get('encoder_start', 'not recorded')}; consistency loss weight {t.get('consistency', 0.0)}.",
         f"* Wall time: {t['wall_minutes']} min on {t['machine']}.",
         f"* Best validation IoU (10% of the training data, seeded): {t['best_validation_iou']:.4f}.",
         "",

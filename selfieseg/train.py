@@ -214,6 +214,7 @@ def train(
     # --- model, losses, optimiser ---------------------------------------------------------
     if encoder_weights == "auto":
         encoder_weights = auto_encoder_weights(model, model_options)
+    settings["encoder_weights"] = encoder_weights
     options = dict(model_options)
     if boundary:
         options["with_boundary"] = True

@@ -25,5 +25,6 @@ def test_ship_writes_weights_and_a_card_measured_beside_mediapipe(tmp_path, data
     assert saved == card
     text = (tmp_path / "weights" / "sinet_tiny.md").read_text()
     assert "| PFCN test IoU" in text and "int8 TFLite" in text and "## Training log" in text
+    assert card["training"]["encoder_start"] == "random (from scratch)" and "Start: random (from scratch)" in text
     model = load("sinet_tiny", weights=tmp_path / "weights" / "sinet_tiny.weights.h5")
     assert np.isfinite(np.asarray(model(np.zeros((1, 32, 32, 3), "float32")))).all()
