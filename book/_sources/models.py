@@ -64,10 +64,10 @@ import json
 from selfieseg.data import open_dataset
 from selfieseg.demo import shipped_models
 from selfieseg.metrics import iou
-from selfieseg.models import shipped_weights_path
+from selfieseg.models import WEIGHTS_DIR
 
 if "{name}" in shipped_models():
-    card = json.loads(shipped_weights_path("{name}").with_suffix("").with_suffix(".json").read_text())
+    card = json.loads((WEIGHTS_DIR / "{name}.json").read_text())
     print(f"{{card['model']}} at {{card['input_size']}} px: PFCN test IoU {{card['pfcn_test_iou']:.4f}} "
           f"(MediaPipe {{card['mediapipe']['pfcn_test_iou']:.4f}}), trained {{card['training']['epochs']}} epochs "
           f"in {{card['training']['wall_minutes']:.0f}} min on {{card['training']['machine']}}")
