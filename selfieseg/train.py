@@ -192,6 +192,8 @@ def train(
     spec = SPECS.get(model)
     if spec is None:
         build(model)  # raises the registry's error listing valid names
+    if consistency < 0:
+        raise ModelError(f"consistency weight must be >= 0 (0 turns it off), got {consistency}.")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     state_path = out / "state.json"

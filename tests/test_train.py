@@ -94,6 +94,8 @@ def test_consistency_training_checkpoints_the_model_inside_the_twin(tmp_path, da
     state = train(model="portraitnet_tiny", data=("picsart",), epochs=1, out=out, steps_per_epoch=2, batch_size=4,
                   cache_dir=tmp_path / "cache", root=data_root, verbose=0, consistency=1.0)
     assert state["settings"]["consistency"] == 1.0 and 0 < state["best"] <= 1
+    with pytest.raises(ModelError, match="consistency weight must be >= 0"):
+        train(model="portraitnet_tiny", data=("picsart",), out=tmp_path / "negative", consistency=-1.0)
     header = next(csv.reader(open(out / "log.csv")))
     assert {"consistency_loss", "twin_mask_loss", "val_mask_person_iou"} <= set(header)
     # best.weights.h5 is the plain model (no twin), equal to the network trained inside the twin
