@@ -7,6 +7,7 @@ by ``selfieseg exercises`` for the students' copy.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -52,6 +53,10 @@ def preamble(title: str, colab_path: str, intro: str):
 def write(cells, path):
     notebook = nbformat.v4.new_notebook()
     notebook.cells = cells
+    for index, cell in enumerate(cells):
+        # ids from position and source, not random: regenerating a chapter changes only
+        # the cells whose text changed, so diffs stay readable
+        cell["id"] = hashlib.sha1(f"{index}:{cell['source']}".encode()).hexdigest()[:8]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["language_info"] = {"name": "python"}
     nbformat.validate(notebook)
