@@ -40,9 +40,10 @@ run_tests() {
   export SELFIESEG_FAST=1
   local start=$SECONDS
   echo "==> pytest"
-  python -m pytest -q -p no:cacheprovider tests
+  # --durations: every run lists its slowest items, so the suite's budget can be kept
+  python -m pytest -q -p no:cacheprovider --durations=15 tests
   echo "==> notebooks (nbval, fast mode)"
-  python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-cell-timeout=900 book
+  python -m pytest -q -p no:cacheprovider --durations=15 --nbval-lax --nbval-cell-timeout=900 book
   echo "==> book build (warnings are errors)"
   # nbval above has just executed every notebook; the build checks the book itself
   # (toc, cross-references, markdown) without running them a second time. A plain

@@ -93,6 +93,7 @@ def _cmd_train(args) -> int:
         steps_per_epoch=args.steps_per_epoch,
         init_weights=args.init,
         consistency=args.consistency,
+        augment=args.augment,
     )
     print(f"{args.out}: epoch {state['epoch']}, best validation IoU {state['best']:.4f}, "
           f"{state['seconds'] / 60:.1f} min of training")
@@ -216,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", help="start from these weights (e.g. a smaller-size run's best.weights.h5)")
     p.add_argument("--consistency", type=float, default=0.0,
                    help="weight of PortraitNet's consistency loss against a texture-augmented twin (0: off; ~2x compute)")
+    p.add_argument("--augment", default="full", choices=["full", "mild", "none"],
+                   help="augmentation recipe: full (default), mild (narrow geometry, for a fine-tuning stage), none")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="person IoU of a model on a dataset split")

@@ -66,18 +66,7 @@ def ship(run, root=None, runs: int = 30, weights_dir=None) -> dict:
             "tflite_kb": round(int8_path.stat().st_size / 1024, 1),
             "tflite_ms": round(tflite_latency(int8_path, runs=runs * 2) * 1e3, 2),
         },
-        "training": {
-            "data": settings["data"],
-            "epochs": state["epoch"],
-            "planned_epochs": settings["epochs"],
-            "batch_size": settings["batch_size"],
-            "learning_rate": settings["learning_rate"],
-            "encoder_start": _encoder_start(settings),
-            "consistency": settings.get("consistency", 0.0),
-            "wall_minutes": round(state.get("seconds", 0) / 60, 1),
-            "best_validation_iou": round(state["best"], 4),
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU",
-        },
+        "training": _training_summary(state),
     }
     anchors = _anchors_dir()
     if anchors:
@@ -88,10 +77,14 @@ def ship(run, root=None, runs: int = 30, weights_dir=None) -> dict:
             "tflite_ms": round(tflite_latency(mediapipe_path, runs=runs * 2) * 1e3, 2),
             "tflite_kb": round(mediapipe_path.stat().st_size / 1024, 1),
         }
-    log = run / "log.csv"
-    epochs_log = list(csv.DictReader(open(log))) if log.exists() else []
-
-    card["history"] = [{key: float(value) for key, value in row.items() if value not in ("", None)} for row in epochs_log]
+    epochs_log = _read_log(run / "log.csv")
+    card["history"] = _history(epochs_log)
+    earlier = earlier_stages(settings)
+    if earlier:
+        card["training"]["earlier_stages"] = earlier
+        card["training"]["total_epochs"] = state["epoch"] + sum(stage["epochs"] for stage in earlier)
+        card["training"]["total_wall_minutes"] = round(
+            card["training"]["wall_minutes"] + sum(stage["wall_minutes"] for stage in earlier), 1)
 
     target = Path(weights_dir) if weights_dir else WEIGHTS_DIR
     target.mkdir(parents=True, exist_ok=True)
@@ -99,6 +92,64 @@ def ship(run, root=None, runs: int = 30, weights_dir=None) -> dict:
     (target / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
     (target / f"{name}.md").write_text(_markdown(card, epochs_log))
     return card
+
+
+def _training_summary(state: dict) -> dict:
+    """The card's account of one training run, from its ``state.json``."""
+    settings = state["settings"]
+    return {
+        "data": settings["data"],
+        "epochs": state["epoch"],
+        "planned_epochs": settings["epochs"],
+        "batch_size": settings["batch_size"],
+        "learning_rate": settings["learning_rate"],
+        "encoder_start": _encoder_start(settings),
+        "consistency": settings.get("consistency", 0.0),
+        "augment": settings.get("augment", "full"),
+        "wall_minutes": round(state.get("seconds", 0) / 60, 1),
+        "best_validation_iou": round(state["best"], 4),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU",
+    }
+
+
+def _read_log(path: Path) -> list[dict]:
+    return list(csv.DictReader(open(path))) if path.exists() else []
+
+
+def _history(rows) -> list[dict]:
+    return [{key: float(value) for key, value in row.items() if value not in ("", None)} for row in rows]
+
+
+def earlier_stages(settings: dict) -> list[dict]:
+    """The training that produced a run's ``init_weights``, oldest first, when it is on record.
+
+    A run started from weights (``--init W``) is a later stage of one training: its card
+    must count the earlier stages' epochs and time too. They are found beside ``W``: a
+    shipped model's card (``NAME.json`` next to ``NAME.weights.h5``, which already lists
+    its own earlier stages) or the run folder ``W`` came from (``state.json`` + ``log.csv``).
+    Weights with neither beside them are recorded by path only (in ``encoder_start``).
+    """
+    init = settings.get("init_weights")
+    if not init:
+        return []
+    init = Path(init)
+    card_path = init.with_name(init.name.replace(".weights.h5", ".json"))
+    if card_path != init and card_path.exists():
+        card = json.loads(card_path.read_text())
+        training = dict(card.get("training", {}))
+        stages = training.pop("earlier_stages", [])
+        for key in ("total_epochs", "total_wall_minutes"):
+            training.pop(key, None)
+        stage = {**training, "source": str(card_path), "pfcn_test_iou": card.get("pfcn_test_iou"),
+                 "history": card.get("history", [])}
+        return [*stages, stage]
+    state_path = init.parent / "state.json"
+    if state_path.exists():
+        state = json.loads(state_path.read_text())
+        stage = {**_training_summary(state), "source": str(init.parent),
+                 "history": _history(_read_log(init.parent / "log.csv"))}
+        return [*earlier_stages(state["settings"]), stage]
+    return []
 
 
 def _encoder_start(settings: dict) -> str:
@@ -144,10 +195,25 @@ def _markdown(card: dict, epochs_log) -> str:
         f"* Training data: {', '.join(t['data'])} (PFCN: its train list only; the test list is never trained on).",
         f"* Epochs: {t['epochs']} of {t['planned_epochs']} planned, batch {t['batch_size']}, AdamW, cosine schedule from {t['learning_rate']}.",
         f"* Start: {t.get('encoder_start', 'not recorded')}; consistency loss weight {t.get('consistency', 0.0)}.",
+        f"* Augmentation: {t.get('augment', 'full')}.",
         f"* Wall time: {t['wall_minutes']} min on {t['machine']}.",
         f"* Best validation IoU (10% of the training data, seeded): {t['best_validation_iou']:.4f}.",
         "",
     ]
+    stages = t.get("earlier_stages", [])
+    if stages:
+        lines += [
+            "## Training stages",
+            "",
+            f"These weights continue earlier training: {t['total_epochs']} epochs and {t['total_wall_minutes']} min in all.",
+            "",
+            "| stage | epochs | augmentation | learning rate | start | minutes | best val IoU |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for number, stage in enumerate([*stages, {**t, "source": "this run"}], start=1):
+            lines.append(f"| {number} | {stage['epochs']} | {stage.get('augment', 'full')} | {stage['learning_rate']} | "
+                         f"{stage.get('encoder_start', '')} | {stage['wall_minutes']} | {stage['best_validation_iou']:.4f} |")
+        lines.append("")
     if epochs_log:
         lines += ["## Training log", "", "| epoch | loss | val IoU |", "|---|---|---|"]
         for row in epochs_log:

@@ -23,6 +23,7 @@ from pathlib import Path
 import keras
 
 from selfieseg.data import open_dataset
+from selfieseg.data.augment import augmenter
 from selfieseg.data.pipeline import SegmentationSequence, build_cache, split_indices
 from selfieseg.errors import DatasetError, ModelError
 from selfieseg.io import atomic_path
@@ -45,20 +46,24 @@ def training_readers(names, root=None):
 
 
 def training_sequences(data, size: int, batch_size: int = 16, prior: bool = False, outputs=None,
-                       validation: float = 0.1, seed: int = 0, root=None, cache_dir=None, twin: bool = False):
+                       validation: float = 0.1, seed: int = 0, root=None, cache_dir=None, twin: bool = False,
+                       augment="full"):
     """(train, validation) :class:`SegmentationSequence` over a cache of ``data``.
 
     The cache (decoded once, slightly larger than ``size`` so augmentation can crop) lives
     in ``cache_dir``, ``$SELFIESEG_CACHE`` or ``~/.cache/selfieseg`` and is reused by
     every later run on the same datasets. Validation is a seeded share of the cache.
+    ``augment`` names a recipe of :data:`selfieseg.data.augment.AUGMENTATIONS` (or is an
+    :class:`~selfieseg.data.augment.Augmenter`); validation is never augmented.
     """
+    recipe = augmenter(augment)  # an unknown name fails here, before any decoding
     readers = training_readers(data, root)
     cache_size = max(256, int(math.ceil(size * 1.15 / 32) * 32))
     cache_root = Path(cache_dir or os.environ.get("SELFIESEG_CACHE") or Path.home() / ".cache" / "selfieseg")
     cache = build_cache(readers, cache_root / f"{'+'.join(sorted(data))}_{cache_size}", size=(cache_size, cache_size))
     train_idx, val_idx = split_indices(len(cache), validation, seed)
     common = dict(batch_size=batch_size, size=size, prior=prior, valid_channel=True, output_names=outputs, twin=twin)
-    train_seq = SegmentationSequence(cache, augment=True, indices=train_idx, seed=seed, **common)
+    train_seq = SegmentationSequence(cache, augment=recipe, indices=train_idx, seed=seed, **common)
     val_seq = SegmentationSequence(cache, augment=None, shuffle=False, indices=val_idx, **common)
     return train_seq, val_seq
 
@@ -178,6 +183,7 @@ def train(
     root=None,
     init_weights=None,
     consistency: float = 0.0,
+    augment="full",
     verbose: int = 1,
     **model_options,
 ) -> dict:
@@ -187,7 +193,9 @@ def train(
     a smaller input size: the weights do not depend on it). ``consistency`` > 0 adds
     PortraitNet's consistency loss with that weight: every batch also goes through the
     model with a second texture augmentation (:func:`with_twin`), about twice the
-    compute per step.
+    compute per step. ``augment`` picks the augmentation recipe: ``"full"`` (default),
+    ``"mild"`` (narrower geometry, for a second stage started with ``init_weights``),
+    ``"none"``, or an :class:`~selfieseg.data.augment.Augmenter` of your own.
     """
     spec = SPECS.get(model)
     if spec is None:
@@ -200,7 +208,8 @@ def train(
     size = int(input_size or spec.input_size)
     settings = dict(model=model, data=list(data), epochs=epochs, input_size=size, batch_size=batch_size,
                     learning_rate=learning_rate, validation=validation, seed=seed, options=model_options,
-                    init_weights=str(init_weights) if init_weights else None, consistency=consistency)
+                    init_weights=str(init_weights) if init_weights else None, consistency=consistency,
+                    augment=augment if augment is None or isinstance(augment, str) else augment.get_config())
     keras.utils.set_random_seed(seed)
 
     # --- data: cached once, split into train / validation --------------------------------
@@ -211,6 +220,7 @@ def train(
     train_seq, val_seq = training_sequences(
         data, size, batch_size, prior=spec.channels == 4, outputs=outputs,
         validation=validation, seed=seed, root=root, cache_dir=cache_dir, twin=bool(consistency),
+        augment=augment,
     )
 
     # --- model, losses, optimiser ---------------------------------------------------------
@@ -236,7 +246,10 @@ def train(
             losses, loss_weights, metrics = {"mask": losses}, {"mask": 1.0}, {"mask": metrics}
         losses = {**losses, "twin_mask": losses["mask"], "consistency": ConsistencyLoss()}
         loss_weights = {**loss_weights, "twin_mask": 1.0, "consistency": float(consistency)}
-    if init_weights is not None and not resume:
+    # --init seeds a fresh run; a run that is resumed continues from its own checkpoint
+    # instead (so `--resume --init W` is safe to repeat after every kill)
+    resuming = resume and state_path.exists()
+    if init_weights is not None and not resuming:
         donor = build(model, input_size=size, **model_options)
         try:
             donor.load_weights(init_weights)
@@ -250,7 +263,7 @@ def train(
 
     # --- resume ---------------------------------------------------------------------------
     initial_epoch, best = 0, -1.0
-    if resume and state_path.exists():
+    if resuming:
         state = json.loads(state_path.read_text())
         initial_epoch, best = int(state["epoch"]), float(state.get("best", -1.0))
         last = out / "last.weights.h5"

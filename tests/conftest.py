@@ -49,6 +49,28 @@ def picsart(data_root):
     return PicsArt(data_root / "picsart")
 
 
+@pytest.fixture(scope="session")
+def training_cache(tmp_path_factory):
+    """One training-cache folder for every test that trains: PicsArt is decoded once per session."""
+    return tmp_path_factory.mktemp("training_cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, data_root, training_cache):
+    """One real 2-epoch training run of the tiny SINet on PicsArt, shared read-only.
+
+    Returns (run folder, the train() keyword arguments, its final state). Tests that
+    resume or change a run copy the folder first.
+    """
+    from selfieseg.train import train
+
+    out = tmp_path_factory.mktemp("tiny_run") / "run"
+    kwargs = dict(model="sinet_tiny", data=("picsart",), steps_per_epoch=2, batch_size=4,
+                  cache_dir=training_cache, root=data_root, verbose=0)
+    state = train(epochs=2, out=out, **kwargs)
+    return out, kwargs, state
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

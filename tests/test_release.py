@@ -7,20 +7,18 @@ import json
 import numpy as np
 
 
-def test_ship_writes_weights_and_a_card_measured_beside_mediapipe(tmp_path, data_root, anchors_root, monkeypatch):
+def test_ship_writes_weights_and_a_card_measured_beside_mediapipe(tmp_path, data_root, anchors_root, monkeypatch,
+                                                                  tiny_run):
     from selfieseg.models import load
     from selfieseg.release import ship
-    from selfieseg.train import train
 
     monkeypatch.setenv("SELFIESEG_ANCHORS", str(anchors_root))
-    run = tmp_path / "run"
-    train("sinet_tiny", data=("picsart",), epochs=1, out=run, batch_size=4, steps_per_epoch=2, root=data_root,
-          cache_dir=tmp_path / "cache", verbose=0)
+    run, _, _ = tiny_run
     card = ship(run, root=data_root, runs=3, weights_dir=tmp_path / "weights")
     assert card["pfcn_test_images"] == 264 and 0 <= card["pfcn_test_iou"] <= 1
     assert card["mediapipe"]["pfcn_test_iou"] > 0.9  # measured in this call, on the same images
     assert 0 <= card["int8_per_tensor"]["pfcn_test_iou"] <= 1 and card["int8_per_tensor"]["tflite_ms"] > 0
-    assert card["training"]["epochs"] == 1 and len(card["history"]) == 1
+    assert card["training"]["epochs"] == 2 and len(card["history"]) == 2
     saved = json.loads((tmp_path / "weights" / "sinet_tiny.json").read_text())
     assert saved == card
     text = (tmp_path / "weights" / "sinet_tiny.md").read_text()
@@ -28,3 +26,41 @@ def test_ship_writes_weights_and_a_card_measured_beside_mediapipe(tmp_path, data
     assert card["training"]["encoder_start"] == "random (from scratch)" and "Start: random (from scratch)" in text
     model = load("sinet_tiny", weights=tmp_path / "weights" / "sinet_tiny.weights.h5")
     assert np.isfinite(np.asarray(model(np.zeros((1, 32, 32, 3), "float32")))).all()
+
+
+def test_a_later_stage_card_counts_the_earlier_stages(tmp_path, tiny_run):
+    """A run started with --init from shipped weights (or a run folder) is a second stage:
+    the card lists the stages on record beside those weights and totals their epochs and time."""
+    from selfieseg.release import _markdown, earlier_stages
+    from selfieseg.train import train
+
+    first, kwargs, first_state = tiny_run
+    assert earlier_stages({}) == [] and earlier_stages({"init_weights": str(tmp_path / "nothing.weights.h5")}) == []
+    # weights shipped from the first run: a card beside them
+    shipped = tmp_path / "weights"
+    shipped.mkdir()
+    (shipped / "sinet_tiny.weights.h5").write_bytes((first / "best.weights.h5").read_bytes())
+    (shipped / "sinet_tiny.json").write_text(json.dumps({
+        "pfcn_test_iou": 0.5, "history": [{"epoch": 0.0}, {"epoch": 1.0}],
+        "training": {"epochs": 2, "learning_rate": 2e-3, "augment": "full", "wall_minutes": 1.5,
+                     "best_validation_iou": first_state["best"], "encoder_start": "random (from scratch)"}}))
+    second = tmp_path / "second"
+    state = train(epochs=1, out=second, init_weights=shipped / "sinet_tiny.weights.h5", augment="mild",
+                  **{**kwargs, "steps_per_epoch": 1})
+    [stage] = earlier_stages(state["settings"])
+    assert stage["epochs"] == 2 and stage["wall_minutes"] == 1.5 and len(stage["history"]) == 2
+    # a third run started from the second run's folder: both earlier stages, oldest first
+    stages = earlier_stages({"init_weights": str(second / "best.weights.h5")})
+    assert [s["epochs"] for s in stages] == [2, 1] and stages[1]["augment"] == "mild"
+    assert stages[1]["source"] == str(second) and len(stages[1]["history"]) == 1
+    # and straight from a run folder with no card: its own state and log
+    [from_run] = earlier_stages({"init_weights": str(first / "best.weights.h5")})
+    assert from_run["epochs"] == 2 and len(from_run["history"]) == 2 and from_run["source"] == str(first)
+    training = {"epochs": 1, "planned_epochs": 1, "batch_size": 4, "learning_rate": 1e-3, "data": ["picsart"],
+                "wall_minutes": 0.5, "best_validation_iou": 0.5, "machine": "x", "earlier_stages": stages,
+                "total_epochs": 4, "total_wall_minutes": 2.5}
+    text = _markdown({"model": "sinet_tiny", "input_size": 32, "trainable_params": 1, "mmacs": 0.1, "tflite_float_kb": 1,
+                      "pfcn_test_iou": 0.5, "pfcn_test_dataset_iou": 0.5, "pfcn_test_images": 264, "tflite_ms": 1.0,
+                      "training": training}, [])
+    assert "## Training stages" in text and "4 epochs and 2.5 min in all" in text
+    assert text.count("| mild |") == 1 and "| 3 | 1 | full | 0.001 |" in text

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -11,17 +13,16 @@ import pytest
 
 import selfieseg
 from selfieseg.errors import DatasetError, ModelError
+from selfieseg.models import build
 from selfieseg.train import cosine_schedule, train, training_readers
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, data_root):
-    out = tmp_path_factory.mktemp("run")
-    cache = tmp_path_factory.mktemp("cache")
-    kwargs = dict(model="sinet_tiny", data=("picsart",), out=out, steps_per_epoch=2, batch_size=4,
-                  cache_dir=cache, root=data_root, verbose=0)
-    first = train(epochs=2, **kwargs)
-    return out, kwargs, first
+def run(tmp_path_factory, tiny_run):
+    """The session's tiny run, copied: tests here resume it."""
+    shared, kwargs, first = tiny_run
+    out = Path(shutil.copytree(shared, tmp_path_factory.mktemp("run") / "run"))
+    return out, {**kwargs, "out": out}, first
 
 
 def test_checkpoints_every_epoch_and_resumes_where_it_stopped(run):
@@ -86,13 +87,13 @@ def test_auto_encoder_start_and_quick_batch_norm():
     np.testing.assert_allclose(np.asarray(layer.moving_mean), 0.99 * before + 0.01 * batch_mean, rtol=1e-4, atol=1e-6)
 
 
-def test_consistency_training_checkpoints_the_model_inside_the_twin(tmp_path, data_root):
+def test_consistency_training_checkpoints_the_model_inside_the_twin(tmp_path, data_root, training_cache):
     from selfieseg.models import build
     from selfieseg.train import with_twin
 
     out = tmp_path / "twin"
     state = train(model="portraitnet_tiny", data=("picsart",), epochs=1, out=out, steps_per_epoch=2, batch_size=4,
-                  cache_dir=tmp_path / "cache", root=data_root, verbose=0, consistency=1.0)
+                  cache_dir=training_cache, root=data_root, verbose=0, consistency=1.0)
     assert state["settings"]["consistency"] == 1.0 and 0 < state["best"] <= 1
     with pytest.raises(ModelError, match="consistency weight must be >= 0"):
         train(model="portraitnet_tiny", data=("picsart",), out=tmp_path / "negative", consistency=-1.0)
@@ -107,3 +108,38 @@ def test_consistency_training_checkpoints_the_model_inside_the_twin(tmp_path, da
     np.testing.assert_allclose(inference.predict(x, verbose=0), 1 / (1 + np.exp(-logits)), atol=1e-5)
     untrained = build("portraitnet_tiny")
     assert any(not np.array_equal(a, b) for a, b in zip(untrained.get_weights(), inference.get_weights()))
+
+
+def test_init_seeds_a_fresh_run_even_with_resume_and_is_ignored_once_resuming(tiny_run, tmp_path):
+    """`--resume --init W` is the safe command to repeat after every kill: the first call
+    starts from W, later calls continue from the run's own checkpoint."""
+    from selfieseg.data import Augmenter
+
+    shared, kwargs, _ = tiny_run
+    donor = shared / "best.weights.h5"
+    fresh = tmp_path / "fresh"
+    settings = {**kwargs, "out": fresh, "steps_per_epoch": 1}
+    # an unknown recipe is refused before any decoding
+    with pytest.raises(DatasetError, match="unknown augmentation 'wild'"):
+        train(epochs=1, augment="wild", **{**settings, "out": tmp_path / "wild", "cache_dir": tmp_path / "no_cache"})
+    assert not (tmp_path / "no_cache").exists()
+    # zero learning rate: the trained weights stay the donor's exactly (batch-norm
+    # statistics still move in training mode, so only trainable weights are compared);
+    # a recipe of one's own is recorded as its settings
+    own = Augmenter(max_rotation=5.0)
+    state = train(epochs=1, resume=True, init_weights=donor, learning_rate=0.0, augment=own, **settings)
+    assert state["settings"]["augment"]["max_rotation"] == 5.0 and state["settings"]["init_weights"] == str(donor)
+    reference = selfieseg.load("sinet_tiny", weights=donor)
+
+    def same_trainables(path):
+        model = build("sinet_tiny", logits=True)
+        model.load_weights(path)
+        return all(np.array_equal(a, b) for a, b in zip(reference.trainable_weights, model.trainable_weights))
+
+    assert same_trainables(fresh / "last.weights.h5")
+    # resuming continues from the run's checkpoint, whatever --init says
+    other = tmp_path / "other.weights.h5"
+    selfieseg.load("sinet_tiny", weights=None).save_weights(other)
+    assert not same_trainables(other)
+    again = train(epochs=2, resume=True, init_weights=other, learning_rate=0.0, augment=own, **settings)
+    assert again["epoch"] == 2 and same_trainables(fresh / "last.weights.h5")

@@ -149,6 +149,24 @@ fig = viz.image_grid(images + masks + priors, columns=6, cmap="gray",
 plt.show()
 """),
     md("""
+That is the `full` recipe. Training can run in stages: the `mild` recipe (rotation up to
+15 degrees, scale 0.8 to 1.25, smaller shifts) fine-tunes a model on pictures framed
+the way portraits are (`selfieseg train --init W --augment mild`). The same photo under both:
+"""),
+    code("""
+from selfieseg.data.augment import augmenter as recipe
+
+rng = np.random.default_rng(1)
+panels, titles = [], []
+for name in ("full", "mild"):
+    for _ in range(6):
+        image, mask, _ = recipe(name)(sample.image, sample.mask * 255, None, rng, (160, 160))
+        panels.append(viz.overlay(image, mask / 255.0))
+        titles.append(name)
+fig = viz.image_grid(panels, columns=6, titles=titles)
+plt.show()
+"""),
+    md("""
 ## A cache that makes CPU training affordable
 
 Decoding a 600x800 JPEG and a `.mat` file costs more than a training step of a small

@@ -20,7 +20,11 @@ cells += [
   cache; 10% held out (seeded) for choosing the best epoch. The PFCN *test* list is the
   benchmark and is refused by the training code.
 * **Augmentation**: flip, rotation up to 45 degrees, scale 0.5-1.5, shift, colour, blur,
-  noise (the Data chapter shows them).
+  noise (`--augment full`; the Data chapter shows them).
+* **Stages**: a run can start from another's weights (`--init`). A second stage with
+  `--augment mild` (rotation up to 15 degrees, scale 0.8-1.25, smaller shifts) and a
+  lower learning rate fine-tunes on pictures framed the way portraits are; the model
+  card then lists every stage and totals their epochs and time.
 * **Loss**: binary cross-entropy plus Dice; PortraitNet adds its boundary loss (focal loss
   on mask edges, weight 0.3) and SINet weighs the boundary band 3x in the cross-entropy.
 * **Consistency** (optional, `--consistency 1.0`): PortraitNet's idea. Each training image
@@ -118,14 +122,19 @@ cards = {p.stem: json.loads(p.read_text()) for p in sorted(WEIGHTS_DIR.glob("*.j
 if not cards:
     print("No shipped weights in this version.")
 for name, card in cards.items():
-    history = card.get("history", [])
+    # earlier stages first (a run started from another's weights), then this run
+    stages = [*card["training"].get("earlier_stages", []), {"history": card.get("history", [])}]
+    history = [row for stage in stages for row in stage["history"]]
     fig, ax = plt.subplots(figsize=(6, 3))
-    epochs = [row["epoch"] + 1 for row in history]
+    epochs = np.arange(1, len(history) + 1)
     ax.plot(epochs, [row["loss"] for row in history], label="training loss")
     val = [row.get("val_person_iou", row.get("val_mask_person_iou")) for row in history]
     ax2 = ax.twinx()
     ax2.plot(epochs, val, color="C1", label="validation IoU")
-    ax.set(xlabel="epoch", title=f"{name}: {card['training']['wall_minutes']} min on {card['training']['machine']}")
+    for boundary in np.cumsum([len(stage["history"]) for stage in stages[:-1]]):
+        ax.axvline(boundary + 0.5, color="grey", linestyle=":")  # where the next stage started
+    minutes = card["training"].get("total_wall_minutes", card["training"]["wall_minutes"])
+    ax.set(xlabel="epoch (all stages)", title=f"{name}: {minutes} min on {card['training']['machine']}")
     fig.legend(loc="lower center", ncol=2, fontsize=8)
     plt.show()
 """),
@@ -156,6 +165,20 @@ for label, segmenter in segmenters:
     scores = evaluate_split(segmenter, test, progress=False)
     results[label] = scores
     print(f"{label:12s} mean IoU {scores.mean_iou:.4f}   dataset IoU {scores.dataset_iou:.4f}   ({len(scores.per_image)} images)")
+"""),
+    md("""
+The mean hides the spread: a model can lose most of its gap to MediaPipe on a handful
+of portraits. Each box is one model's per-image IoU on the same test portraits.
+"""),
+    code("""
+fig, ax = plt.subplots(figsize=(7, 3))
+labels = list(results)
+ax.boxplot([results[label].per_image for label in labels], whis=(5, 95), showfliers=True)
+ax.set_xticks(range(1, len(labels) + 1), labels, rotation=20)
+ax.axhline(0.95, color="grey", linestyle=":", label="0.95")
+ax.set(ylabel="per-image IoU", title=f"PFCN test, {len(test)} portraits")
+ax.legend(loc="lower left")
+plt.show()
 """),
     md("## The hardest portraits\n\nThe six test images with the lowest IoU for each model: where would more data or a different augmentation help?"),
     code("""

@@ -107,3 +107,30 @@ def test_twin_shares_geometry_and_mask_but_not_texture(picsart):
     # without augmentation (validation) the twin is the resized image
     x, _, _ = SegmentationSequence(subset, batch_size=3, size=96, twin=True, shuffle=False)[0]
     np.testing.assert_array_equal(x["image"], x["twin"])
+
+
+def test_mild_recipe_keeps_real_portraits_closer_to_their_framing(picsart):
+    """The mild recipe's warps move less of the mask than the full recipe's, on real selfies."""
+    from selfieseg.data.augment import AUGMENTATIONS, augmenter, resize_pair
+
+    assert augmenter("none") is None and augmenter(None) is None
+    assert isinstance(augmenter("mild"), Augmenter) and augmenter("mild").max_rotation < Augmenter().max_rotation
+    custom = Augmenter(flip=0.0)
+    assert augmenter(custom) is custom
+    with pytest.raises(DatasetError, match="unknown augmentation 'wild'.*full, mild, none"):
+        augmenter("wild")
+    assert set(AUGMENTATIONS) == {"full", "mild"}
+
+    def mean_change(recipe):
+        rng = np.random.default_rng(0)
+        changes = []
+        for index in range(40):
+            sample = picsart[index]
+            mask = sample.mask.astype(np.uint8) * 255
+            _, plain, _ = resize_pair(sample.image, mask, None, (64, 64))
+            _, moved, _ = augmenter(recipe)(sample.image, mask, None, rng, (64, 64))
+            changes.append(np.mean((plain > 127) != (moved > 127)))
+        return float(np.mean(changes))
+
+    mild, full = mean_change("mild"), mean_change("full")
+    assert 0 < mild < full, (mild, full)
