@@ -63,4 +63,5 @@ def test_a_later_stage_card_counts_the_earlier_stages(tmp_path, tiny_run):
                       "pfcn_test_iou": 0.5, "pfcn_test_dataset_iou": 0.5, "pfcn_test_images": 264, "tflite_ms": 1.0,
                       "training": training}, [])
     assert "## Training stages" in text and "4 epochs and 2.5 min in all" in text
-    assert text.count("| mild |") == 1 and "| 3 | 1 | full | 0.001 |" in text
+    assert text.count("| mild |") == 1 and "| 3 | 1 | full | 0.001 | stage 2's weights |" in text
+    assert "| 1 | 2 | full | 0.002 | random (from scratch) |" in text

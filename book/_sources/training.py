@@ -109,8 +109,10 @@ selfieseg ship --run runs/portraitnet_160    # evaluate, copy into the package, 
 
 Measured on this project's 2-core CPU (batch 16, median step after warm-up): SINet at
 224 about 2.2-2.7 s per step, PortraitNet at 224 about 4.4 s and at 160 about 2.6 s,
-MobileNetV2-0.5 U-Net at 128 about 1.8 s; an epoch over PFCN train + PicsArt (2,233
-training images) is about 140 steps. A Colab GPU is much faster per step; we have not
+MobileNetV2-0.5 U-Net at 128 about 1.0 s (`train_on_batch`; inside `fit`, with data
+loading and validation, one of its epochs took about 3.75 min alone on the machine);
+an epoch over PFCN train + PicsArt (2,233 training images) is about 140 steps. Anything
+else running on the two cores (a test suite, a notebook) roughly doubles these. A Colab GPU is much faster per step; we have not
 measured one in this project, so no number is given here.
 
 ## The shipped models: loss curves from their own runs
