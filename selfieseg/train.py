@@ -203,7 +203,6 @@ def train(
     if consistency < 0:
         raise ModelError(f"consistency weight must be >= 0 (0 turns it off), got {consistency}.")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     state_path = out / "state.json"
     size = int(input_size or spec.input_size)
     settings = dict(model=model, data=list(data), epochs=epochs, input_size=size, batch_size=batch_size,
@@ -222,6 +221,7 @@ def train(
         validation=validation, seed=seed, root=root, cache_dir=cache_dir, twin=bool(consistency),
         augment=augment,
     )
+    out.mkdir(parents=True, exist_ok=True)  # only now: a bad recipe or missing data leaves no empty run folder
 
     # --- model, losses, optimiser ---------------------------------------------------------
     if encoder_weights == "auto":

@@ -122,7 +122,7 @@ def test_init_seeds_a_fresh_run_even_with_resume_and_is_ignored_once_resuming(ti
     # an unknown recipe is refused before any decoding
     with pytest.raises(DatasetError, match="unknown augmentation 'wild'"):
         train(epochs=1, augment="wild", **{**settings, "out": tmp_path / "wild", "cache_dir": tmp_path / "no_cache"})
-    assert not (tmp_path / "no_cache").exists()
+    assert not (tmp_path / "no_cache").exists() and not (tmp_path / "wild").exists()
     # zero learning rate: the trained weights stay the donor's exactly (batch-norm
     # statistics still move in training mode, so only trainable weights are compared);
     # a recipe of one's own is recorded as its settings

@@ -111,9 +111,15 @@ def build_cache(datasets, path, size=(256, 256), overwrite: bool = False, progre
         del images, masks, ignore
         meta = {"version": CACHE_VERSION, "size": [height, width], "names": names, "sources": sources}
         (staging / "meta.json").write_text(json.dumps(meta))
-        if path.exists():
+        if path.exists() and overwrite:
             shutil.rmtree(path)
-        staging.replace(path)
+        try:
+            staging.replace(path)
+        except OSError:
+            if overwrite or not path.exists():
+                raise
+            # another process (a parallel test worker, a second run) finished the same
+            # cache first: theirs is complete, so use it and drop this copy
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ArrayCache(path)

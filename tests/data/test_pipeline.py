@@ -29,6 +29,28 @@ def test_cache_round_trips_real_pfcn_and_picsart(tmp_path, pfcn_test, picsart):
         build_cache([picsart.subset(range(2))], tmp_path / "c", size=(32, 32))
 
 
+def test_cache_built_meanwhile_by_another_process_is_kept(tmp_path, picsart):
+    """Parallel test workers (or two runs) may build the same cache at once: the one
+    that finishes second keeps the first one's complete cache and leaves no staging folder."""
+    target = tmp_path / "shared_cache"
+
+    class RacingReader:
+        """PicsArt images; while they are decoded, a 'second process' completes the cache."""
+
+        name, root, labelled = "picsart", picsart.root, True
+
+        def __len__(self):
+            return 3
+
+        def __iter__(self):
+            build_cache([picsart.subset(range(2))], target, size=(32, 32), progress=False)
+            yield from picsart.subset(range(3))
+
+    cache = build_cache([RacingReader()], target, size=(32, 32), progress=False)
+    assert len(cache) == 2  # the first finisher's cache
+    assert [p.name for p in tmp_path.iterdir()] == ["shared_cache"]
+
+
 def test_sequence_batches_from_real_data_with_augmentation(picsart):
     sequence = SegmentationSequence(picsart.subset(range(10)), batch_size=4, size=96, augment=True, seed=1)
     assert len(sequence) == 3
