@@ -75,10 +75,7 @@ def build_cache(datasets, path, size=(256, 256), overwrite: bool = False, progre
 
     path = Path(path)
     if path.exists() and not overwrite:
-        cache = ArrayCache(path)
-        if tuple(cache.meta["size"]) == tuple(size):
-            return cache
-        raise DatasetError(f"{path}: cache holds size {cache.meta['size']}, not {tuple(size)}; pass overwrite=True.")
+        return _existing_cache(path, size)
     readers = list(datasets) if isinstance(datasets, (list, tuple)) else [datasets]
     total = sum(len(r) for r in readers)
     if total == 0:
@@ -119,10 +116,19 @@ def build_cache(datasets, path, size=(256, 256), overwrite: bool = False, progre
             if overwrite or not path.exists():
                 raise
             # another process (a parallel test worker, a second run) finished the same
-            # cache first: theirs is complete, so use it and drop this copy
+            # cache first: theirs is complete, so use it (if its size fits) and drop this copy
+            return _existing_cache(path, size)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ArrayCache(path)
+
+
+def _existing_cache(path: Path, size) -> ArrayCache:
+    """A cache already at ``path``, refused when it was built for another size."""
+    cache = ArrayCache(path)
+    if tuple(cache.meta["size"]) != tuple(size):
+        raise DatasetError(f"{path}: cache holds size {cache.meta['size']}, not {tuple(size)}; pass overwrite=True.")
+    return cache
 
 
 class _ReaderSource:

@@ -31,24 +31,32 @@ def test_cache_round_trips_real_pfcn_and_picsart(tmp_path, pfcn_test, picsart):
 
 def test_cache_built_meanwhile_by_another_process_is_kept(tmp_path, picsart):
     """Parallel test workers (or two runs) may build the same cache at once: the one
-    that finishes second keeps the first one's complete cache and leaves no staging folder."""
-    target = tmp_path / "shared_cache"
+    that finishes second keeps the first one's complete cache and leaves no staging folder,
+    unless that cache has another size (refused, as when it is found at the start)."""
 
     class RacingReader:
-        """PicsArt images; while they are decoded, a 'second process' completes the cache."""
+        """PicsArt images; while they are decoded, a 'second process' completes ``target``."""
 
         name, root, labelled = "picsart", picsart.root, True
+
+        def __init__(self, target, other_size):
+            self.target, self.other_size = target, other_size
 
         def __len__(self):
             return 3
 
         def __iter__(self):
-            build_cache([picsart.subset(range(2))], target, size=(32, 32), progress=False)
+            build_cache([picsart.subset(range(2))], self.target, size=self.other_size, progress=False)
             yield from picsart.subset(range(3))
 
-    cache = build_cache([RacingReader()], target, size=(32, 32), progress=False)
+    target = tmp_path / "shared_cache"
+    cache = build_cache([RacingReader(target, (32, 32))], target, size=(32, 32), progress=False)
     assert len(cache) == 2  # the first finisher's cache
     assert [p.name for p in tmp_path.iterdir()] == ["shared_cache"]
+    other = tmp_path / "other_size"
+    with pytest.raises(DatasetError, match="holds size"):
+        build_cache([RacingReader(other, (24, 24))], other, size=(32, 32), progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other_size", "shared_cache"]
 
 
 def test_sequence_batches_from_real_data_with_augmentation(picsart):
