@@ -44,6 +44,10 @@ run_tests() {
   # single-threaded graph tracing and conversion, so 2 workers on 2 cores nearly halve it.
   # SELFIESEG_TEST_WORKERS=0 runs everything in this one process.
   local workers=${SELFIESEG_TEST_WORKERS:-$(python -c "import os; print(min(4, max(1, len(os.sched_getaffinity(0)))))")}
+  if ! [[ "$workers" =~ ^[0-9]+$ ]]; then
+    echo "SELFIESEG_TEST_WORKERS must be a whole number (0: one process), got '$workers'" >&2
+    exit 2
+  fi
   local parallel=()
   if [ "$workers" -gt 0 ]; then parallel=(-n "$workers" --dist loadfile); fi
   echo "==> pytest ($workers workers)"
