@@ -14,9 +14,12 @@ benchmark. Validation is a seeded share of the training data.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -121,6 +124,50 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.started = time.time()
         with atomic_path(state_path) as tmp:
             tmp.write_text(json.dumps(state, indent=2))
+
+
+#: glibc ``mallopt`` parameter numbers (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def restore_malloc_thresholds(mmap_threshold: int = 32 << 20, trim_threshold: int = 64 << 20) -> bool:
+    """Undo TensorFlow's malloc setting that makes ``fit`` on a ``PyDataset`` ~1.5x slower.
+
+    The first time ``tf.data.Dataset.from_generator`` runs (Keras wraps every PyDataset
+    in one), TensorFlow sets glibc's ``M_TRIM_THRESHOLD`` to 128 KB (it logs "Memory
+    patch applied"). Setting any threshold by hand switches off glibc's adaptive mmap
+    threshold, so every activation and gradient buffer over 128 KB is mmap'ed and
+    unmapped again, page faults included, on every step. Measured on this 2-core CPU,
+    PortraitNet at 160 px, batch 16: ``fit`` 2.20 s/step, ``train_on_batch`` on the same
+    batches 1.59 s/step, ``fit`` with these thresholds restored 1.50 s/step.
+
+    The values are where glibc's own adaptive thresholds settle for large blocks (32 MB
+    mmap, twice that for trimming). Linux/glibc only; returns whether it applied. It is
+    process-wide, so only :func:`train` calls it (through :class:`FastMalloc`), never
+    an import.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # musl or another libc without mallopt
+        return False
+    mmap_set = mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold))
+    trim_set = mallopt(_M_TRIM_THRESHOLD, int(trim_threshold))
+    return bool(mmap_set and trim_set)
+
+
+class FastMalloc(keras.callbacks.Callback):
+    """Calls :func:`restore_malloc_thresholds` once TensorFlow's generator has set its own.
+
+    TensorFlow applies its setting when the input generator first runs, that is inside
+    the first step; so this runs after every training batch (a microsecond call) rather
+    than trying to guess the moment.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        restore_malloc_thresholds()
 
 
 def auto_encoder_weights(model: str, options: dict):
@@ -289,6 +336,7 @@ def train(
         keras.callbacks.LearningRateScheduler(cosine_schedule(learning_rate, epochs)),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=initial_epoch > 0),
         EpochCheckpoint(out, inference, settings, best, monitor=monitor, source=net),
+        FastMalloc(),
     ]
     fitted.fit(train_seq, validation_data=val_seq, epochs=epochs, initial_epoch=initial_epoch,
             steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)
@@ -307,6 +355,12 @@ def evaluate_split(segmenter, reader, progress: bool = True):
     return scores
 
 
-__all__ = ["cosine_schedule", "evaluate_split", "train", "training_readers", "training_sequences"]
-
-
+__all__ = [
+    "FastMalloc",
+    "cosine_schedule",
+    "evaluate_split",
+    "restore_malloc_thresholds",
+    "train",
+    "training_readers",
+    "training_sequences",
+]

@@ -143,3 +143,20 @@ def test_init_seeds_a_fresh_run_even_with_resume_and_is_ignored_once_resuming(ti
     assert not same_trainables(other)
     again = train(epochs=2, resume=True, init_weights=other, learning_rate=0.0, augment=own, **settings)
     assert again["epoch"] == 2 and same_trainables(fresh / "last.weights.h5")
+
+
+def test_training_undoes_tensorflows_malloc_setting_after_every_step(tiny_run, tmp_path, monkeypatch):
+    """TensorFlow's generator pins glibc's trim threshold (fit measured 1.5x slower);
+    train() restores adaptive-like thresholds after each training batch."""
+    import sys
+
+    import selfieseg.train as training
+
+    if sys.platform.startswith("linux"):
+        assert training.restore_malloc_thresholds() is True
+    real, calls = training.restore_malloc_thresholds, []
+    monkeypatch.setattr(training, "restore_malloc_thresholds", lambda: calls.append(real()) or calls[-1])
+    _, kwargs, _ = tiny_run
+    state = train(epochs=1, **{**kwargs, "out": tmp_path / "malloc", "steps_per_epoch": 2})
+    assert state["epoch"] == 1 and len(calls) == 2
+    assert all(calls) == sys.platform.startswith("linux")
