@@ -17,12 +17,15 @@ def test_ship_writes_weights_and_a_card_measured_beside_mediapipe(tmp_path, data
     card = ship(run, root=data_root, runs=3, weights_dir=tmp_path / "weights")
     assert card["pfcn_test_images"] == 264 and 0 <= card["pfcn_test_iou"] <= 1
     assert card["mediapipe"]["pfcn_test_iou"] > 0.9  # measured in this call, on the same images
-    assert 0 <= card["int8_per_tensor"]["pfcn_test_iou"] <= 1 and card["int8_per_tensor"]["tflite_ms"] > 0
+    for key in ("int8", "int8_per_tensor"):  # both quantizations, each evaluated and timed
+        assert 0 <= card[key]["pfcn_test_iou"] <= 1 and card[key]["tflite_ms"] > 0, key
+    assert card["int8_per_tensor"]["tflite_kb"] < card["int8"]["tflite_kb"]  # one scale per tensor: fewer bytes
     assert card["training"]["epochs"] == 2 and len(card["history"]) == 2
     saved = json.loads((tmp_path / "weights" / "sinet_tiny.json").read_text())
     assert saved == card
     text = (tmp_path / "weights" / "sinet_tiny.md").read_text()
-    assert "| PFCN test IoU" in text and "int8 TFLite" in text and "## Training log" in text
+    assert "| PFCN test IoU" in text and "## Training log" in text
+    assert "int8 TFLite (per channel): PFCN test IoU" in text and "int8 TFLite (per tensor): size" in text
     assert card["training"]["encoder_start"] == "random (from scratch)" and "Start: random (from scratch)" in text
     model = load("sinet_tiny", weights=tmp_path / "weights" / "sinet_tiny.weights.h5")
     assert np.isfinite(np.asarray(model(np.zeros((1, 32, 32, 3), "float32")))).all()
