@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import json
 import math
 import os
@@ -130,6 +131,19 @@ class EpochCheckpoint(keras.callbacks.Callback):
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
 
+@functools.lru_cache(maxsize=1)
+def _glibc_mallopt():
+    """glibc's ``mallopt``, or None off Linux or without it (musl). Looked up once:
+    ``find_library`` runs ``ldconfig`` in a subprocess (~5 ms, measured), too slow for
+    a call made after every training step."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return None
+
+
 def restore_malloc_thresholds(mmap_threshold: int = 32 << 20, trim_threshold: int = 64 << 20) -> bool:
     """Undo TensorFlow's malloc setting that makes ``fit`` on a ``PyDataset`` ~1.5x slower.
 
@@ -146,12 +160,8 @@ def restore_malloc_thresholds(mmap_threshold: int = 32 << 20, trim_threshold: in
     process-wide, so only :func:`train` calls it (through :class:`FastMalloc`), never
     an import.
     """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # musl or another libc without mallopt
+    mallopt = _glibc_mallopt()
+    if mallopt is None:
         return False
     mmap_set = mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold))
     trim_set = mallopt(_M_TRIM_THRESHOLD, int(trim_threshold))
