@@ -94,6 +94,8 @@ def _cmd_train(args) -> int:
         init_weights=args.init,
         consistency=args.consistency,
         augment=args.augment,
+        teacher=args.teacher,
+        distill=args.distill,
     )
     print(f"{args.out}: epoch {state['epoch']}, best validation IoU {state['best']:.4f}, "
           f"{state['seconds'] / 60:.1f} min of training")
@@ -219,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of PortraitNet's consistency loss against a texture-augmented twin (0: off; ~2x compute)")
     p.add_argument("--augment", default="full", choices=["full", "mild", "none"],
                    help="augmentation recipe: full (default), mild (narrow geometry, for a fine-tuning stage), none")
+    p.add_argument("--teacher", help="distil this model (a shipped name or .keras file) into the one trained")
+    p.add_argument("--distill", type=float, default=0.5,
+                   help="with --teacher: the teacher's share of each training target (0-1; default 0.5)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="person IoU of a model on a dataset split")

@@ -111,6 +111,8 @@ def _training_summary(state: dict) -> dict:
         "encoder_start": _encoder_start(settings),
         "consistency": settings.get("consistency", 0.0),
         "augment": settings.get("augment", "full"),
+        "teacher": settings.get("teacher"),
+        "distill": settings.get("distill", 0.0),
         "wall_minutes": round(state.get("seconds", 0) / 60, 1),
         "best_validation_iou": round(state["best"], 4),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU",
@@ -202,6 +204,8 @@ def _markdown(card: dict, epochs_log) -> str:
         f"* Epochs: {t['epochs']} of {t['planned_epochs']} planned, batch {t['batch_size']}, AdamW, cosine schedule from {t['learning_rate']}.",
         f"* Start: {t.get('encoder_start', 'not recorded')}; consistency loss weight {t.get('consistency', 0.0)}.",
         f"* Augmentation: {t.get('augment', 'full')}.",
+        *([f"* Distilled from {t['teacher']} (teacher's share of each training target: {t.get('distill')})."]
+          if t.get("teacher") else []),
         f"* Wall time: {t['wall_minutes']} min on {t['machine']}.",
         f"* Best validation IoU (10% of the training data, seeded): {t['best_validation_iou']:.4f}.",
         "",

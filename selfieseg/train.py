@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import hashlib
 import json
 import math
 import os
@@ -25,10 +26,11 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from selfieseg.data import open_dataset
 from selfieseg.data.augment import augmenter
-from selfieseg.data.pipeline import SegmentationSequence, build_cache, split_indices
+from selfieseg.data.pipeline import ArrayCache, SegmentationSequence, build_cache, split_indices
 from selfieseg.errors import DatasetError, ModelError
 from selfieseg.io import atomic_path
 from selfieseg.losses import BoundaryLoss, ConsistencyLoss, SegmentationLoss
@@ -49,9 +51,56 @@ def training_readers(names, root=None):
     return readers
 
 
+def teacher_labels(cache: ArrayCache, teacher, batch_size: int = 16, progress: bool = True) -> np.ndarray:
+    """A teacher model's person probability for every image of ``cache`` (uint8, cache size).
+
+    Distillation needs the teacher's view of each training image. Running the teacher
+    inside every training step would cost more than the student's own step on a CPU,
+    so it runs once, on the cache's un-augmented images at the teacher's own input
+    size; the training sequence then warps these maps exactly as it warps the masks.
+    ``teacher`` is a shipped model name, a ``.keras`` file or a
+    :class:`~selfieseg.inference.Segmenter`. The result is stored beside the cache under
+    a name that includes a hash of the teacher's weights, so it is computed once per
+    teacher and recomputed when the teacher changes; the file is written atomically.
+    """
+    import cv2
+    from tqdm.auto import tqdm
+
+    from selfieseg.inference import Segmenter
+
+    segmenter = teacher if isinstance(teacher, Segmenter) else Segmenter(teacher)
+    digest = hashlib.sha256()
+    for weight in segmenter.model.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+    path = cache.path / f"teacher_{segmenter.name}_{digest.hexdigest()[:12]}.npy"
+    height, width = cache.meta["size"]
+    if path.exists():
+        labels = np.load(path, mmap_mode="r")
+        if labels.shape == (len(cache), height, width):
+            return labels
+    tmp = path.with_name(f".{os.getpid()}.{path.name}")
+    try:
+        labels = np.lib.format.open_memmap(tmp, "w+", np.uint8, (len(cache), height, width))
+        starts = range(0, len(cache), batch_size)
+        for start in tqdm(starts, desc=f"teacher {segmenter.name}", disable=not progress):
+            images = cache.images[start : start + batch_size]
+            x = np.concatenate([segmenter._prepare(np.asarray(image)) for image in images])
+            probability = np.asarray(segmenter._forward(x), np.float32)[..., 0]
+            for row, p in enumerate(probability, start=start):
+                p = cv2.resize(p, (width, height), interpolation=cv2.INTER_LINEAR)
+                labels[row] = np.clip(p * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        labels.flush()
+        del labels
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return np.load(path, mmap_mode="r")
+
+
 def training_sequences(data, size: int, batch_size: int = 16, prior: bool = False, outputs=None,
                        validation: float = 0.1, seed: int = 0, root=None, cache_dir=None, twin: bool = False,
-                       augment="full"):
+                       augment="full", teacher=None, distill: float = 0.5):
     """(train, validation) :class:`SegmentationSequence` over a cache of ``data``.
 
     The cache (decoded once, slightly larger than ``size`` so augmentation can crop) lives
@@ -59,6 +108,9 @@ def training_sequences(data, size: int, batch_size: int = 16, prior: bool = Fals
     every later run on the same datasets. Validation is a seeded share of the cache.
     ``augment`` names a recipe of :data:`selfieseg.data.augment.AUGMENTATIONS` (or is an
     :class:`~selfieseg.data.augment.Augmenter`); validation is never augmented.
+    With a ``teacher`` (see :func:`teacher_labels`) training targets blend the mask with
+    the teacher's probabilities by ``distill``; validation keeps the plain masks, so
+    model selection is judged on the labels alone.
     """
     recipe = augmenter(augment)  # an unknown name fails here, before any decoding
     readers = training_readers(data, root)
@@ -67,7 +119,13 @@ def training_sequences(data, size: int, batch_size: int = 16, prior: bool = Fals
     cache = build_cache(readers, cache_root / f"{'+'.join(sorted(data))}_{cache_size}", size=(cache_size, cache_size))
     train_idx, val_idx = split_indices(len(cache), validation, seed)
     common = dict(batch_size=batch_size, size=size, prior=prior, valid_channel=True, output_names=outputs, twin=twin)
-    train_seq = SegmentationSequence(cache, augment=recipe, indices=train_idx, seed=seed, **common)
+    soft = None
+    if teacher is not None:
+        if not 0.0 < float(distill) <= 1.0:
+            raise DatasetError(f"distillation weight must be in (0, 1], got {distill}.")
+        soft = teacher_labels(cache, teacher)
+    train_seq = SegmentationSequence(cache, augment=recipe, indices=train_idx, seed=seed, soft_labels=soft,
+                                     distill=distill if teacher is not None else 0.0, **common)
     val_seq = SegmentationSequence(cache, augment=None, shuffle=False, indices=val_idx, **common)
     return train_seq, val_seq
 
@@ -241,6 +299,8 @@ def train(
     init_weights=None,
     consistency: float = 0.0,
     augment="full",
+    teacher=None,
+    distill: float = 0.5,
     verbose: int = 1,
     **model_options,
 ) -> dict:
@@ -253,6 +313,9 @@ def train(
     compute per step. ``augment`` picks the augmentation recipe: ``"full"`` (default),
     ``"mild"`` (narrower geometry, for a second stage started with ``init_weights``),
     ``"none"``, or an :class:`~selfieseg.data.augment.Augmenter` of your own.
+    ``teacher`` (a shipped model name or ``.keras`` file) distils it into this model:
+    training targets become ``(1 - distill) * mask + distill * teacher's probability``
+    (:func:`teacher_labels`, computed once per cache and teacher).
     """
     spec = SPECS.get(model)
     if spec is None:
@@ -265,7 +328,9 @@ def train(
     settings = dict(model=model, data=list(data), epochs=epochs, input_size=size, batch_size=batch_size,
                     learning_rate=learning_rate, validation=validation, seed=seed, options=model_options,
                     init_weights=str(init_weights) if init_weights else None, consistency=consistency,
-                    augment=augment if augment is None or isinstance(augment, str) else augment.get_config())
+                    augment=augment if augment is None or isinstance(augment, str) else augment.get_config(),
+                    teacher=None if teacher is None else str(getattr(teacher, "name", teacher)),
+                    distill=float(distill) if teacher is not None else 0.0)
     keras.utils.set_random_seed(seed)
 
     # --- data: cached once, split into train / validation --------------------------------
@@ -276,7 +341,7 @@ def train(
     train_seq, val_seq = training_sequences(
         data, size, batch_size, prior=spec.channels == 4, outputs=outputs,
         validation=validation, seed=seed, root=root, cache_dir=cache_dir, twin=bool(consistency),
-        augment=augment,
+        augment=augment, teacher=teacher, distill=distill,
     )
     out.mkdir(parents=True, exist_ok=True)  # only now: a bad recipe or missing data leaves no empty run folder
 
@@ -370,6 +435,7 @@ __all__ = [
     "cosine_schedule",
     "evaluate_split",
     "restore_malloc_thresholds",
+    "teacher_labels",
     "train",
     "training_readers",
     "training_sequences",

@@ -33,3 +33,22 @@ def test_models_lists_the_four_architectures(capsys):
     for name in ("mnv2_unet", "mnv3_unet", "portraitnet", "sinet"):
         assert name in out
     assert "86,834" in out and "_tiny" not in out
+
+
+def test_train_distils_a_teacher_from_a_keras_file(tmp_path, data_root, training_cache, capsys, monkeypatch):
+    import json
+
+    import selfieseg
+
+    monkeypatch.setenv("SELFIESEG_DATA", str(data_root))
+    monkeypatch.setenv("SELFIESEG_CACHE", str(training_cache))
+    teacher = tmp_path / "teacher.keras"
+    selfieseg.load("sinet_tiny", weights=None).save(teacher)
+    common = ["train", "--model", "sinet_tiny", "--data", "picsart", "--epochs", "1", "--steps-per-epoch", "1",
+              "--batch-size", "4"]
+    out = tmp_path / "student"
+    assert main([*common, "--out", str(out), "--teacher", str(teacher), "--distill", "0.4"]) == 0
+    settings = json.loads((out / "state.json").read_text())["settings"]
+    assert settings["distill"] == 0.4 and settings["teacher"] == str(teacher)
+    assert main([*common, "--out", str(tmp_path / "x"), "--teacher", "no_such_model"]) == 2
+    assert "no_such_model" in capsys.readouterr().err

@@ -160,3 +160,53 @@ def test_training_undoes_tensorflows_malloc_setting_after_every_step(tiny_run, t
     state = train(epochs=1, **{**kwargs, "out": tmp_path / "malloc", "steps_per_epoch": 2})
     assert state["epoch"] == 1 and len(calls) == 2
     assert all(calls) == sys.platform.startswith("linux")
+
+
+def test_teacher_labels_are_the_teachers_view_computed_once_per_teacher(tmp_path, picsart):
+    """The shipped SINet, as a teacher, agrees with real PicsArt masks; its maps are reused."""
+    from selfieseg.data.pipeline import build_cache
+    from selfieseg.inference import Segmenter
+    from selfieseg.metrics import iou
+    from selfieseg.train import teacher_labels
+
+    cache = build_cache(picsart.subset(range(12)), tmp_path / "cache", size=(128, 128), progress=False)
+    labels = teacher_labels(cache, "sinet", progress=False)
+    assert labels.shape == (12, 128, 128) and labels.dtype == np.uint8
+    files = list(cache.path.glob("teacher_sinet_*.npy"))
+    assert len(files) == 1
+    scores = [iou(np.asarray(cache.masks[i]) > 127, labels[i] > 127) for i in range(12)]
+    assert np.mean(scores) > 0.85, scores
+    assert 0 < np.mean((labels > 10) & (labels < 245)) < 0.2  # soft at the edges, sure elsewhere
+    # a second call reads the stored maps; another teacher gets its own file
+    stamp = files[0].stat().st_mtime_ns
+    np.testing.assert_array_equal(teacher_labels(cache, "sinet", progress=False), labels)
+    assert files[0].stat().st_mtime_ns == stamp
+    untrained = Segmenter(selfieseg.load("sinet_tiny", weights=None))
+    other = teacher_labels(cache, untrained, progress=False)
+    assert len(list(cache.path.glob("teacher_*.npy"))) == 2 and not np.array_equal(other, labels)
+    assert not list(cache.path.glob(".*"))  # no temporary file left behind
+
+
+def test_distilled_training_records_its_teacher(tiny_run, tmp_path):
+    from selfieseg.inference import Segmenter
+    from selfieseg.release import _markdown, _training_summary
+
+    shared, kwargs, _ = tiny_run
+    teacher = Segmenter(selfieseg.load("sinet_tiny", weights=shared / "best.weights.h5"))
+    out = tmp_path / "student"
+    state = train(epochs=1, **{**kwargs, "out": out}, teacher=teacher, distill=0.3)
+    assert state["settings"]["teacher"] == teacher.name and state["settings"]["distill"] == 0.3
+    assert 0 <= state["best"] <= 1 and (out / "best.weights.h5").exists()
+    assert list(Path(kwargs["cache_dir"]).glob(f"*/teacher_{teacher.name}_*.npy"))
+    summary = _training_summary(state)
+    assert summary["teacher"] == teacher.name and summary["distill"] == 0.3
+    with pytest.raises(DatasetError, match=r"in \(0, 1\]"):
+        train(epochs=1, **{**kwargs, "out": tmp_path / "bad"}, teacher=teacher, distill=1.5)
+    assert "Distilled from" not in _markdown_lines(_markdown, {**summary, "teacher": None})
+    assert f"Distilled from {teacher.name}" in _markdown_lines(_markdown, summary)
+
+
+def _markdown_lines(markdown, training):
+    card = {"model": "sinet_tiny", "pfcn_test_images": 1, "pfcn_test_iou": 0.5, "tflite_ms": 1.0, "tflite_float_kb": 1.0,
+            "input_size": 32, "trainable_params": 1, "mmacs": 1, "pfcn_test_dataset_iou": 0.5, "training": training}
+    return markdown(card, [])

@@ -167,6 +167,12 @@ class SegmentationSequence(keras.utils.PyDataset):
     ``{"image": x, "twin": x2}``: ``x2`` is the same warped picture with a second, fresh
     texture change (colour, blur, noise), so one mask fits both. Without augmentation
     the twin is the image itself.
+
+    ``soft_labels`` (distillation) is a uint8 array of a teacher's probabilities, one
+    per cache sample at the cache's size (:func:`selfieseg.train.teacher_labels`). It is
+    warped with the mask, and the target becomes ``(1 - distill) * mask + distill *
+    teacher``: the student learns where the teacher is unsure (hair, hands, edges) as
+    well as the labels.
     """
 
     def __init__(
@@ -182,6 +188,8 @@ class SegmentationSequence(keras.utils.PyDataset):
         valid_channel: bool = False,
         output_names=None,
         twin: bool = False,
+        soft_labels=None,
+        distill: float = 0.0,
         **pydataset_kwargs,
     ):
         super().__init__(**pydataset_kwargs)
@@ -198,8 +206,22 @@ class SegmentationSequence(keras.utils.PyDataset):
         self.valid_channel = valid_channel
         self.output_names = tuple(output_names) if output_names else None
         self.twin = twin
+        self.soft_labels, self.distill = self._check_soft_labels(soft_labels, distill)
         self.epoch = 0
         self._order = self._make_order()
+
+    def _check_soft_labels(self, soft_labels, distill):
+        if soft_labels is None:
+            return None, 0.0
+        if not isinstance(self.source, ArrayCache):
+            raise DatasetError("soft labels (distillation) need an ArrayCache source: build one with build_cache().")
+        expected = (len(self.source), *self.source.meta["size"])
+        if tuple(soft_labels.shape) != expected:
+            raise DatasetError(f"soft labels have shape {tuple(soft_labels.shape)}, but the cache {self.source.path} "
+                               f"holds {expected}: compute them again for this cache.")
+        if not 0.0 < float(distill) <= 1.0:
+            raise DatasetError(f"distillation weight must be in (0, 1], got {distill}.")
+        return soft_labels, float(distill)
 
     def _make_order(self):
         if not self.shuffle:
@@ -223,6 +245,9 @@ class SegmentationSequence(keras.utils.PyDataset):
         With ``twin`` the input is a pair (image, texture twin), stacked on a new first axis.
         """
         image, mask, ignore = self.source.get(int(index))
+        if self.soft_labels is not None:
+            # one warp for both: the teacher's channel moves exactly as the mask does
+            mask = np.dstack([mask, np.asarray(self.soft_labels[int(index)])])
         twin = None
         if self.augmenter is not None and self.twin:
             # one geometry, two independent texture draws
@@ -235,12 +260,18 @@ class SegmentationSequence(keras.utils.PyDataset):
             image, mask, ignore = resize_pair(image, mask, ignore, self.size)
             twin = image if self.twin else None
         target = mask.astype(np.float32) / 255.0
+        if target.ndim == 3:
+            target, teacher = target[..., 0], target[..., 1]
+        else:
+            teacher = None
         pictures = [image] if twin is None else [image, twin]
         xs = [picture.astype(np.float32) / 255.0 for picture in pictures]
         if self.prior:
             prior = previous_frame_prior(target, rng) if self.augmenter is not None else np.zeros_like(target)
             xs = [np.concatenate([x, prior[..., None]], axis=-1) for x in xs]
         weight = np.ones_like(target) if ignore is None else (~ignore).astype(np.float32)
+        if teacher is not None:
+            target = (1.0 - self.distill) * target + self.distill * teacher
         return (np.stack(xs) if self.twin else xs[0]), target, weight
 
     def __getitem__(self, batch: int):

@@ -164,3 +164,33 @@ def test_mild_recipe_keeps_real_portraits_closer_to_their_framing(picsart):
 
     mild, full = mean_change("mild"), mean_change("full")
     assert 0 < mild < full, (mild, full)
+
+
+def test_soft_labels_warp_with_the_mask_and_blend_into_the_target(tmp_path, picsart):
+    """Distillation targets: the teacher's map moves exactly as the mask does, then blends in."""
+    cache = build_cache(picsart.subset(range(6)), tmp_path / "cache", size=(64, 64), progress=False)
+    masks = np.asarray(cache.masks)
+    common = dict(batch_size=6, size=48, augment=True, seed=3, valid_channel=True)
+    _, plain = SegmentationSequence(cache, **common)[0]
+    # a teacher that agrees with the labels leaves every warped target as it was (up to
+    # OpenCV's fixed-point interpolation, which rounds 2-channel warps a few levels apart)
+    _, same = SegmentationSequence(cache, soft_labels=masks, distill=0.5, **common)[0]
+    assert 0 < plain[..., 0].mean() < 1
+    np.testing.assert_allclose(same, plain, atol=6 / 255)
+    assert np.abs(same - plain).mean() < 1e-3
+    # a teacher that contradicts every pixel pulls the target to 0.5 wherever the image is
+    x, contrary = SegmentationSequence(cache, soft_labels=255 - masks, distill=0.5, batch_size=6, size=48,
+                                       valid_channel=True, shuffle=False)[0]
+    np.testing.assert_allclose(contrary[..., 0], 0.5, atol=1.5 / 255)  # resizing rounds each channel apart
+    np.testing.assert_array_equal(contrary[..., 1], 1.0)  # the valid weight is untouched
+    # the weight is the teacher's share: 0.25 gives 0.75 * mask + 0.25 * teacher
+    _, quarter = SegmentationSequence(cache, soft_labels=255 - masks, distill=0.25, batch_size=6, size=48,
+                                      valid_channel=True, shuffle=False)[0]
+    _, hard = SegmentationSequence(cache, batch_size=6, size=48, valid_channel=True, shuffle=False)[0]
+    np.testing.assert_allclose(quarter[..., 0], 0.75 * hard[..., 0] + 0.25 * (1 - hard[..., 0]), atol=1.5 / 255)
+    with pytest.raises(DatasetError, match="compute them again"):
+        SegmentationSequence(cache, soft_labels=masks[:3], distill=0.5)
+    with pytest.raises(DatasetError, match=r"in \(0, 1\]"):
+        SegmentationSequence(cache, soft_labels=masks, distill=0.0)
+    with pytest.raises(DatasetError, match="need an ArrayCache"):
+        SegmentationSequence(picsart.subset(range(6)), soft_labels=masks, distill=0.5)
