@@ -62,9 +62,16 @@ def test_a_later_stage_card_counts_the_earlier_stages(tmp_path, tiny_run):
     training = {"epochs": 1, "planned_epochs": 1, "batch_size": 4, "learning_rate": 1e-3, "data": ["picsart"],
                 "wall_minutes": 0.5, "best_validation_iou": 0.5, "machine": "x", "earlier_stages": stages,
                 "total_epochs": 4, "total_wall_minutes": 2.5}
-    text = _markdown({"model": "sinet_tiny", "input_size": 32, "trainable_params": 1, "mmacs": 0.1, "tflite_float_kb": 1,
-                      "pfcn_test_iou": 0.5, "pfcn_test_dataset_iou": 0.5, "pfcn_test_images": 264, "tflite_ms": 1.0,
-                      "training": training}, [])
+    def text_of(training):
+        return _markdown({"model": "sinet_tiny", "input_size": 32, "trainable_params": 1, "mmacs": 0.1,
+                          "tflite_float_kb": 1, "pfcn_test_iou": 0.5, "pfcn_test_dataset_iou": 0.5,
+                          "pfcn_test_images": 264, "tflite_ms": 1.0, "training": training}, [])
+
+    text = text_of(training)
     assert "## Training stages" in text and "4 epochs and 2.5 min in all" in text
     assert text.count("| mild |") == 1 and "| 3 | 1 | full | 0.001 | stage 2's weights |" in text
+    assert "| 1 | 2 | full | 0.002 | random (from scratch) |" in text
+    # a first stage shipped before starts were recorded is shown with the default start it had
+    older = [{k: v for k, v in stages[0].items() if k != "encoder_start"}, stages[1]]
+    text = text_of({**training, "earlier_stages": older})
     assert "| 1 | 2 | full | 0.002 | random (from scratch) |" in text
