@@ -223,8 +223,10 @@ def _markdown(card: dict, epochs_log) -> str:
         for number, stage in enumerate([*stages, {**t, "source": "this run"}], start=1):
             # each stage started from the one before it (that is how the chain was found)
             # (cards shipped before the start was recorded were trained from the default one)
-            first = stage.get("encoder_start") or _encoder_start({"model": card["model"]})
-            start = first if number == 1 else f"stage {number - 1}'s weights"
+            if number == 1:
+                start = stage.get("encoder_start") or _encoder_start({"model": card["model"]})
+            else:
+                start = f"stage {number - 1}'s weights"
             lines.append(f"| {number} | {stage['epochs']} | {stage.get('augment', 'full')} | {stage['learning_rate']} | "
                          f"{start} | {stage['wall_minutes']} | {stage['best_validation_iou']:.4f} |")
         lines.append("")

@@ -30,7 +30,7 @@ import numpy as np
 
 from selfieseg.data import open_dataset
 from selfieseg.data.augment import augmenter
-from selfieseg.data.pipeline import ArrayCache, SegmentationSequence, build_cache, split_indices
+from selfieseg.data.pipeline import ArrayCache, SegmentationSequence, build_cache, distill_weight, split_indices
 from selfieseg.errors import DatasetError, ModelError
 from selfieseg.io import atomic_path
 from selfieseg.losses import BoundaryLoss, ConsistencyLoss, SegmentationLoss
@@ -78,8 +78,7 @@ def teacher_labels(cache: ArrayCache, teacher, batch_size: int = 16, progress: b
         labels = np.load(path, mmap_mode="r")
         if labels.shape == (len(cache), height, width):
             return labels
-    tmp = path.with_name(f".{os.getpid()}.{path.name}")
-    try:
+    with atomic_path(path) as tmp:
         labels = np.lib.format.open_memmap(tmp, "w+", np.uint8, (len(cache), height, width))
         starts = range(0, len(cache), batch_size)
         for start in tqdm(starts, desc=f"teacher {segmenter.name}", disable=not progress):
@@ -91,10 +90,6 @@ def teacher_labels(cache: ArrayCache, teacher, batch_size: int = 16, progress: b
                 labels[row] = np.clip(p * 255.0 + 0.5, 0, 255).astype(np.uint8)
         labels.flush()
         del labels
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return np.load(path, mmap_mode="r")
 
 
@@ -121,11 +116,10 @@ def training_sequences(data, size: int, batch_size: int = 16, prior: bool = Fals
     common = dict(batch_size=batch_size, size=size, prior=prior, valid_channel=True, output_names=outputs, twin=twin)
     soft = None
     if teacher is not None:
-        if not 0.0 < float(distill) <= 1.0:
-            raise DatasetError(f"distillation weight must be in (0, 1], got {distill}.")
+        distill_weight(distill)  # a bad weight fails before the teacher runs over the cache
         soft = teacher_labels(cache, teacher)
     train_seq = SegmentationSequence(cache, augment=recipe, indices=train_idx, seed=seed, soft_labels=soft,
-                                     distill=distill if teacher is not None else 0.0, **common)
+                                     distill=distill, **common)
     val_seq = SegmentationSequence(cache, augment=None, shuffle=False, indices=val_idx, **common)
     return train_seq, val_seq
 

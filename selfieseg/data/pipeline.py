@@ -219,9 +219,7 @@ class SegmentationSequence(keras.utils.PyDataset):
         if tuple(soft_labels.shape) != expected:
             raise DatasetError(f"soft labels have shape {tuple(soft_labels.shape)}, but the cache {self.source.path} "
                                f"holds {expected}: compute them again for this cache.")
-        if not 0.0 < float(distill) <= 1.0:
-            raise DatasetError(f"distillation weight must be in (0, 1], got {distill}.")
-        return soft_labels, float(distill)
+        return soft_labels, distill_weight(distill)
 
     def _make_order(self):
         if not self.shuffle:
@@ -291,6 +289,13 @@ class SegmentationSequence(keras.utils.PyDataset):
         return x, y
 
 
+def distill_weight(distill) -> float:
+    """The teacher's share of a distilled target, refused outside (0, 1]."""
+    if not 0.0 < float(distill) <= 1.0:
+        raise DatasetError(f"distillation weight must be in (0, 1], got {distill}.")
+    return float(distill)
+
+
 def split_indices(count: int, validation: float = 0.1, seed: int = 0):
     """Shuffle ``range(count)`` and split off a validation share (model selection, never the test split)."""
     order = np.random.default_rng(seed).permutation(count)
@@ -298,4 +303,4 @@ def split_indices(count: int, validation: float = 0.1, seed: int = 0):
     return np.sort(order[cut:]), np.sort(order[:cut])
 
 
-__all__ = ["ArrayCache", "SegmentationSequence", "build_cache", "split_indices"]
+__all__ = ["ArrayCache", "SegmentationSequence", "build_cache", "distill_weight", "split_indices"]
