@@ -96,6 +96,8 @@ def _cmd_train(args) -> int:
         augment=args.augment,
         teacher=args.teacher,
         distill=args.distill,
+        minutes=args.minutes,
+        workers=args.workers,
     )
     print(f"{args.out}: epoch {state['epoch']}, best validation IoU {state['best']:.4f}, "
           f"{state['seconds'] / 60:.1f} min of training")
@@ -124,7 +126,7 @@ def _cmd_evaluate(args) -> int:
 def _cmd_ship(args) -> int:
     from selfieseg.release import ship
 
-    card = ship(args.run)
+    card = ship(args.run, input_size=args.input_size)
     print(json.dumps(card, indent=2))
     return 0
 
@@ -224,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", help="distil this model (a shipped name or .keras file) into the one trained")
     p.add_argument("--distill", type=float, default=0.5,
                    help="with --teacher: the teacher's share of each training target (0-1; default 0.5)")
+    p.add_argument("--minutes", type=float,
+                   help="train to this wall-clock budget: --epochs becomes a ceiling, the cosine schedule follows time")
+    p.add_argument("--workers", type=int, default=1, help="threads preparing batches (default 1)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="person IoU of a model on a dataset split")
@@ -235,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ship", help="evaluate a run on PFCN test, copy its weights into the package, write its model card")
     p.add_argument("--run", required=True)
+    p.add_argument("--input-size", type=int,
+                   help="serve at this size instead of the training size (pick it on the validation split)")
     p.set_defaults(func=_cmd_ship)
 
     for action, text in (("segment", "person mask and transparent cut-out of a photo or a folder"),

@@ -92,9 +92,12 @@ class Segmenter(_Resizing):
         self.input_hw = (int(shape[1]), int(shape[2]))
         self.channels = int(shape[3])
         self.name = self.model.name
-        import tensorflow as tf
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
 
-        self._forward = tf.function(lambda t: self.model(t, training=False), reduce_retracing=True)
+            self._forward = tf.function(lambda t: self.model(t, training=False), reduce_retracing=True)
+        else:  # Keras on JAX or PyTorch: the model's own compiled inference step
+            self._forward = self.model.predict_on_batch
 
     def predict(self, image, prior=None) -> np.ndarray:
         """Person probability, ``HxW`` float32 in [0, 1], at the image's own size."""

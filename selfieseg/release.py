@@ -23,7 +23,13 @@ def _anchors_dir():
     return Path(env) if env and Path(env).is_dir() else None
 
 
-def ship(run, root=None, runs: int = 30, weights_dir=None) -> dict:
+def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None) -> dict:
+    """Evaluate a training run and ship it: weights, ``NAME.json`` and ``NAME.md`` in the package.
+
+    ``input_size`` serves the weights at another size than they were trained at (the
+    convolutions do not depend on it); choose it on the validation split, never on the
+    test split this evaluates. The card records both sizes.
+    """
     import selfieseg
     from selfieseg.data import open_dataset
     from selfieseg.export import export
@@ -39,7 +45,8 @@ def ship(run, root=None, runs: int = 30, weights_dir=None) -> dict:
     state = json.loads(state_path.read_text())
     settings = state["settings"]
     name = settings["model"]
-    model = selfieseg.load(name, weights=best, input_size=settings["input_size"], **settings.get("options", {}))
+    size = int(input_size or settings["input_size"])
+    model = selfieseg.load(name, weights=best, input_size=size, **settings.get("options", {}))
 
     test = open_dataset("pfcn", root, split="test")
     ours = evaluate_split(Segmenter(model), test)
@@ -60,7 +67,7 @@ def ship(run, root=None, runs: int = 30, weights_dir=None) -> dict:
         }
     card = {
         "model": name,
-        "input_size": settings["input_size"],
+        "input_size": size,
         "trainable_params": cost["params"],
         "mmacs": round(cost["MMACs"], 1),
         "weights_kb": round(best.stat().st_size / 1024, 1),
@@ -104,6 +111,7 @@ def _training_summary(state: dict) -> dict:
     settings = state["settings"]
     return {
         "data": settings["data"],
+        "input_size": settings.get("input_size"),
         "epochs": state["epoch"],
         "planned_epochs": settings["epochs"],
         "batch_size": settings["batch_size"],
@@ -115,7 +123,9 @@ def _training_summary(state: dict) -> dict:
         "distill": settings.get("distill", 0.0),
         "wall_minutes": round(state.get("seconds", 0) / 60, 1),
         "best_validation_iou": round(state["best"], 4),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU",
+        "minutes": settings.get("minutes"),
+        # runs from before the machine was recorded all trained on this project's CPUs
+        "machine": settings.get("machine") or f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU",
     }
 
 
@@ -197,11 +207,15 @@ def _markdown(card: dict, epochs_log) -> str:
         lines.append(f"| {label} | {value} | {theirs} |")
     lines += [
         "",
-        f"* Input: {card['input_size']}x{card['input_size']} RGB in [0, 1]; output: person probability.",
+        f"* Input: {card['input_size']}x{card['input_size']} RGB in [0, 1]; output: person probability."
+        + (f" Trained at {t['input_size']}x{t['input_size']}; served at {card['input_size']}, the better size on validation."
+           if t.get("input_size") and t["input_size"] != card["input_size"] else ""),
         f"* {card['trainable_params']:,} trainable parameters, {card['mmacs']} M multiply-adds per frame.",
         f"* Dataset IoU (pooled): {card['pfcn_test_dataset_iou']:.4f}.",
         f"* Training data: {', '.join(t['data'])} (PFCN: its train list only; the test list is never trained on).",
-        f"* Epochs: {t['epochs']} of {t['planned_epochs']} planned, batch {t['batch_size']}, AdamW, cosine schedule from {t['learning_rate']}.",
+        (f"* Epochs: {t['epochs']} in a {t['minutes']:.1f}-minute budget, batch {t['batch_size']}, AdamW, "
+         f"cosine schedule over the budget from {t['learning_rate']}." if t.get("minutes") else
+         f"* Epochs: {t['epochs']} of {t['planned_epochs']} planned, batch {t['batch_size']}, AdamW, cosine schedule from {t['learning_rate']}."),
         f"* Start: {t.get('encoder_start', 'not recorded')}; consistency loss weight {t.get('consistency', 0.0)}.",
         f"* Augmentation: {t.get('augment', 'full')}.",
         *([f"* Distilled from {t['teacher']} (teacher's share of each training target: {t.get('distill')})."]
@@ -217,8 +231,8 @@ def _markdown(card: dict, epochs_log) -> str:
             "",
             f"These weights continue earlier training: {t['total_epochs']} epochs and {t['total_wall_minutes']} min in all.",
             "",
-            "| stage | epochs | augmentation | learning rate | start | minutes | best val IoU |",
-            "|---|---|---|---|---|---|---|",
+            "| stage | epochs | augmentation | learning rate | start | minutes | machine | best val IoU |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for number, stage in enumerate([*stages, {**t, "source": "this run"}], start=1):
             # each stage started from the one before it (that is how the chain was found)
@@ -228,7 +242,8 @@ def _markdown(card: dict, epochs_log) -> str:
             else:
                 start = f"stage {number - 1}'s weights"
             lines.append(f"| {number} | {stage['epochs']} | {stage.get('augment', 'full')} | {stage['learning_rate']} | "
-                         f"{start} | {stage['wall_minutes']} | {stage['best_validation_iou']:.4f} |")
+                         f"{start} | {stage['wall_minutes']} | {stage.get('machine', 'not recorded')} | "
+                         f"{stage['best_validation_iou']:.4f} |")
         lines.append("")
     if epochs_log:
         lines += ["## Training log", "", "| epoch | loss | val IoU |", "|---|---|---|"]

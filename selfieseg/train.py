@@ -42,13 +42,16 @@ from selfieseg.models.common import copy_weights_by_name
 TRAINING_PORTIONS = {"pfcn": {"split": "train"}}
 
 
-def training_readers(names, root=None):
-    readers = []
+def refuse_benchmark(names) -> None:
+    """The PFCN test split is the benchmark: refuse it before anything is read or cached."""
     for name in names:
         if name.endswith(":test") or name == "pfcn_test":
             raise DatasetError("the PFCN test split is the benchmark: it is never trained on.")
-        readers.append(open_dataset(name, root, **TRAINING_PORTIONS.get(name, {})))
-    return readers
+
+
+def training_readers(names, root=None):
+    refuse_benchmark(names)
+    return [open_dataset(name, root, **TRAINING_PORTIONS.get(name, {})) for name in names]
 
 
 def teacher_labels(cache: ArrayCache, teacher, batch_size: int = 16, progress: bool = True) -> np.ndarray:
@@ -95,7 +98,7 @@ def teacher_labels(cache: ArrayCache, teacher, batch_size: int = 16, progress: b
 
 def training_sequences(data, size: int, batch_size: int = 16, prior: bool = False, outputs=None,
                        validation: float = 0.1, seed: int = 0, root=None, cache_dir=None, twin: bool = False,
-                       augment="full", teacher=None, distill: float = 0.5):
+                       augment="full", teacher=None, distill: float = 0.5, workers: int = 1):
     """(train, validation) :class:`SegmentationSequence` over a cache of ``data``.
 
     The cache (decoded once, slightly larger than ``size`` so augmentation can crop) lives
@@ -105,15 +108,22 @@ def training_sequences(data, size: int, batch_size: int = 16, prior: bool = Fals
     :class:`~selfieseg.data.augment.Augmenter`); validation is never augmented.
     With a ``teacher`` (see :func:`teacher_labels`) training targets blend the mask with
     the teacher's probabilities by ``distill``; validation keeps the plain masks, so
-    model selection is judged on the labels alone.
+    model selection is judged on the labels alone. ``workers`` > 1 prepares batches in
+    that many threads (OpenCV and numpy release the GIL), for machines whose accelerator
+    would otherwise wait on augmentation.
     """
     recipe = augmenter(augment)  # an unknown name fails here, before any decoding
-    readers = training_readers(data, root)
+    refuse_benchmark(data)
     cache_size = max(256, int(math.ceil(size * 1.15 / 32) * 32))
     cache_root = Path(cache_dir or os.environ.get("SELFIESEG_CACHE") or Path.home() / ".cache" / "selfieseg")
-    cache = build_cache(readers, cache_root / f"{'+'.join(sorted(data))}_{cache_size}", size=(cache_size, cache_size))
+    cache_path = cache_root / f"{'+'.join(sorted(data))}_{cache_size}"
+    # an existing cache (built here, or unpacked from pack_cache) needs no raw datasets
+    readers = None if cache_path.exists() else training_readers(data, root)
+    cache = build_cache(readers, cache_path, size=(cache_size, cache_size))
     train_idx, val_idx = split_indices(len(cache), validation, seed)
     common = dict(batch_size=batch_size, size=size, prior=prior, valid_channel=True, output_names=outputs, twin=twin)
+    if int(workers) > 1:
+        common.update(workers=int(workers), use_multiprocessing=False)
     soft = None
     if teacher is not None:
         distill_weight(distill)  # a bad weight fails before the teacher runs over the cache
@@ -134,6 +144,79 @@ def cosine_schedule(base: float, epochs: int, warmup: int = 1, floor: float = 0.
         return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
     return rate
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """A cosine learning rate over wall-clock time, and a stop before the time runs out.
+
+    For a fixed budget (a Colab session, a rented GPU) the number of epochs that fit is
+    unknown until training runs. This sets each epoch's rate from the share of
+    ``minutes`` already spent (first epoch: warm-up at half ``base``, as
+    :func:`cosine_schedule`), and stops at an epoch's end when another epoch as long as
+    the last one would overrun (not the slowest: the first one also compiles).
+    ``spent`` seconds (a resumed run's) count too.
+    """
+
+    def __init__(self, base: float, minutes: float, spent: float = 0.0, floor: float = 0.02):
+        super().__init__()
+        if not minutes or minutes <= 0:
+            raise ModelError(f"a time budget must be > 0 minutes, got {minutes}.")
+        self.base, self.budget, self.spent, self.floor = float(base), 60.0 * float(minutes), float(spent), floor
+        self.last = 0.0
+
+    def elapsed(self) -> float:
+        return self.spent + time.time() - self.started
+
+    def rate(self, epoch: int) -> float:
+        if epoch == 0:
+            return self.base / 2
+        progress = min(1.0, self.elapsed() / self.budget)
+        return self.base * (self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def on_train_begin(self, logs=None):
+        self.started = time.time()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.time()
+        self.model.optimizer.learning_rate = self.rate(epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self.last = time.time() - self.epoch_started
+        if self.elapsed() + self.last > self.budget:
+            self.model.stop_training = True
+
+
+def _accelerator() -> str | None:
+    """The first GPU's name as the active Keras backend sees it, or None."""
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            gpus = [device for device in jax.devices() if device.platform == "gpu"]
+            return gpus[0].device_kind if gpus else None
+        if backend == "torch":
+            import torch
+
+            return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else None
+    except Exception:  # a broken driver is not worth failing a training run for
+        return None
+    return None
+
+
+def describe_machine() -> str:
+    """Where a run trains, for its model card: processor, cores, GPU (or none), Keras backend."""
+    import platform
+
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"{_accelerator() or 'no GPU'}, Keras on {keras.backend.backend()}")
 
 
 def save_weights_atomic(model, path: Path) -> None:
@@ -295,6 +378,8 @@ def train(
     augment="full",
     teacher=None,
     distill: float = 0.5,
+    minutes=None,
+    workers: int = 1,
     verbose: int = 1,
     **model_options,
 ) -> dict:
@@ -309,13 +394,19 @@ def train(
     ``"none"``, or an :class:`~selfieseg.data.augment.Augmenter` of your own.
     ``teacher`` (a shipped model name or ``.keras`` file) distils it into this model:
     training targets become ``(1 - distill) * mask + distill * teacher's probability``
-    (:func:`teacher_labels`, computed once per cache and teacher).
+    (:func:`teacher_labels`, computed once per cache and teacher). ``minutes`` trains to
+    a wall-clock budget instead: ``epochs`` becomes a ceiling and the cosine schedule
+    follows the time spent (:class:`TimeBudget`). ``workers`` threads prepare batches.
+    On the TensorFlow backend steps run without XLA (faster on a CPU); on JAX they are
+    compiled, which is how the same call trains on a GPU machine with Keras's JAX backend.
     """
     spec = SPECS.get(model)
     if spec is None:
         build(model)  # raises the registry's error listing valid names
     if consistency < 0:
         raise ModelError(f"consistency weight must be >= 0 (0 turns it off), got {consistency}.")
+    if minutes is not None and not float(minutes) > 0:
+        raise ModelError(f"a time budget must be > 0 minutes, got {minutes}.")
     out = Path(out)
     state_path = out / "state.json"
     size = int(input_size or spec.input_size)
@@ -324,7 +415,8 @@ def train(
                     init_weights=str(init_weights) if init_weights else None, consistency=consistency,
                     augment=augment if augment is None or isinstance(augment, str) else augment.get_config(),
                     teacher=None if teacher is None else str(getattr(teacher, "name", teacher)),
-                    distill=float(distill) if teacher is not None else 0.0)
+                    distill=float(distill) if teacher is not None else 0.0, minutes=minutes,
+                    backend=keras.backend.backend(), machine=describe_machine())
     keras.utils.set_random_seed(seed)
 
     # --- data: cached once, split into train / validation --------------------------------
@@ -335,7 +427,7 @@ def train(
     train_seq, val_seq = training_sequences(
         data, size, batch_size, prior=spec.channels == 4, outputs=outputs,
         validation=validation, seed=seed, root=root, cache_dir=cache_dir, twin=bool(consistency),
-        augment=augment, teacher=teacher, distill=distill,
+        augment=augment, teacher=teacher, distill=distill, workers=workers,
     )
     out.mkdir(parents=True, exist_ok=True)  # only now: a bad recipe or missing data leaves no empty run folder
 
@@ -373,9 +465,11 @@ def train(
             raise ModelError(f"{init_weights}: cannot initialise {model} from it ({str(exc).splitlines()[0][:160]}).") from None
         copy_weights_by_name(donor, net.layers)
     follow_quickly(fitted)
-    # XLA (jit_compile) measured 1.8x slower per step on this 2-core CPU: keep it off.
+    # XLA (jit_compile) measured 1.8x slower per step than plain TensorFlow on a 2-core
+    # CPU: off there. JAX without jit runs op by op, so other backends choose ("auto").
+    tensorflow = keras.backend.backend() == "tensorflow"
     fitted.compile(optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=1e-4), loss=losses,
-                loss_weights=loss_weights, metrics=metrics, jit_compile=False)
+                loss_weights=loss_weights, metrics=metrics, jit_compile=False if tensorflow else "auto")
 
     # --- resume ---------------------------------------------------------------------------
     initial_epoch, best = 0, -1.0
@@ -401,12 +495,18 @@ def train(
         return json.loads(state_path.read_text())
 
     monitor = "val_mask_person_iou" if boundary or consistency else "val_person_iou"
+    if minutes:
+        spent = json.loads(state_path.read_text()).get("seconds", 0.0) if resuming else 0.0
+        schedule = TimeBudget(learning_rate, minutes, spent=spent)
+    else:
+        schedule = keras.callbacks.LearningRateScheduler(cosine_schedule(learning_rate, epochs))
     callbacks = [
-        keras.callbacks.LearningRateScheduler(cosine_schedule(learning_rate, epochs)),
+        schedule,
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=initial_epoch > 0),
         EpochCheckpoint(out, inference, settings, best, monitor=monitor, source=net),
-        FastMalloc(),
     ]
+    if tensorflow:
+        callbacks.append(FastMalloc())
     fitted.fit(train_seq, validation_data=val_seq, epochs=epochs, initial_epoch=initial_epoch,
             steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)
     return json.loads(state_path.read_text())
@@ -426,8 +526,11 @@ def evaluate_split(segmenter, reader, progress: bool = True):
 
 __all__ = [
     "FastMalloc",
+    "TimeBudget",
     "cosine_schedule",
+    "describe_machine",
     "evaluate_split",
+    "refuse_benchmark",
     "restore_malloc_thresholds",
     "teacher_labels",
     "train",

@@ -47,8 +47,9 @@ def test_train_distils_a_teacher_from_a_keras_file(tmp_path, data_root, training
     common = ["train", "--model", "sinet_tiny", "--data", "picsart", "--epochs", "1", "--steps-per-epoch", "1",
               "--batch-size", "4"]
     out = tmp_path / "student"
-    assert main([*common, "--out", str(out), "--teacher", str(teacher), "--distill", "0.4"]) == 0
+    assert main([*common, "--out", str(out), "--teacher", str(teacher), "--distill", "0.4", "--minutes", "5",
+                 "--workers", "2"]) == 0
     settings = json.loads((out / "state.json").read_text())["settings"]
-    assert settings["distill"] == 0.4 and settings["teacher"] == str(teacher)
+    assert settings["distill"] == 0.4 and settings["teacher"] == str(teacher) and settings["minutes"] == 5
     assert main([*common, "--out", str(tmp_path / "x"), "--teacher", "no_such_model"]) == 2
     assert "no_such_model" in capsys.readouterr().err

@@ -14,8 +14,9 @@ def test_ship_writes_weights_and_a_card_measured_beside_mediapipe(tmp_path, data
 
     monkeypatch.setenv("SELFIESEG_ANCHORS", str(anchors_root))
     run, _, _ = tiny_run
-    card = ship(run, root=data_root, runs=3, weights_dir=tmp_path / "weights")
+    card = ship(run, root=data_root, runs=3, weights_dir=tmp_path / "weights", input_size=64)
     assert card["pfcn_test_images"] == 264 and 0 <= card["pfcn_test_iou"] <= 1
+    assert card["input_size"] == 64 and card["training"]["input_size"] == 32  # served larger than trained
     assert card["mediapipe"]["pfcn_test_iou"] > 0.9  # measured in this call, on the same images
     for key in ("int8", "int8_per_tensor"):  # both quantizations, each evaluated and timed
         assert 0 <= card[key]["pfcn_test_iou"] <= 1 and card[key]["tflite_ms"] > 0, key
@@ -25,6 +26,7 @@ def test_ship_writes_weights_and_a_card_measured_beside_mediapipe(tmp_path, data
     assert saved == card
     text = (tmp_path / "weights" / "sinet_tiny.md").read_text()
     assert "| PFCN test IoU" in text and "## Training log" in text
+    assert "Trained at 32x32; served at 64" in text
     assert "int8 TFLite (per channel): PFCN test IoU" in text and "int8 TFLite (per tensor): size" in text
     assert card["training"]["encoder_start"] == "random (from scratch)" and "Start: random (from scratch)" in text
     model = load("sinet_tiny", weights=tmp_path / "weights" / "sinet_tiny.weights.h5")
@@ -71,6 +73,14 @@ def test_a_later_stage_card_counts_the_earlier_stages(tmp_path, tiny_run):
     assert "## Training stages" in text and "4 epochs and 2.5 min in all" in text
     assert text.count("| mild |") == 1 and "| 3 | 1 | full | 0.001 | stage 2's weights |" in text
     assert "| 1 | 2 | full | 0.002 | random (from scratch) |" in text
+    # each stage says where it trained (recorded by train()); a time-budgeted run says so
+    from selfieseg.train import describe_machine
+
+    assert stages[1]["machine"] == describe_machine() and "Keras on tensorflow" in stages[1]["machine"]
+    assert "machine" not in stages[0]  # that card predates the field: shown as not recorded
+    assert text.count(f"| {describe_machine()} |") == 1 and "| not recorded |" in text and "| x |" in text
+    assert "Epochs: 1 of 1 planned" in text
+    assert "Epochs: 1 in a 3.9-minute budget" in text_of({**training, "minutes": 3.9})
     # a first stage shipped before starts were recorded is shown with the default start it had
     older = [{k: v for k, v in stages[0].items() if k != "encoder_start"}, stages[1]]
     text = text_of({**training, "earlier_stages": older})

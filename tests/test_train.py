@@ -210,3 +210,59 @@ def _markdown_lines(markdown, training):
     card = {"model": "sinet_tiny", "pfcn_test_images": 1, "pfcn_test_iou": 0.5, "tflite_ms": 1.0, "tflite_float_kb": 1.0,
             "input_size": 32, "trainable_params": 1, "mmacs": 1, "pfcn_test_dataset_iou": 0.5, "training": training}
     return markdown(card, [])
+
+
+def test_a_time_budget_sets_the_schedule_and_stops_before_it_runs_out(tiny_run, tmp_path):
+    from selfieseg.train import TimeBudget
+
+    budget = TimeBudget(1e-3, minutes=1.0)
+    budget.on_train_begin()
+    assert budget.rate(0) == pytest.approx(5e-4) and budget.rate(1) == pytest.approx(1e-3, rel=1e-2)
+    budget.spent = 30.0  # half the minute spent (say, before a resume): half way down the cosine
+    assert budget.rate(3) == pytest.approx(1e-3 * (0.02 + 0.98 / 2), rel=1e-2)
+    budget.spent = 60.0  # all of it: the floor
+    assert budget.rate(5) == pytest.approx(2e-5, rel=1e-3)
+    with pytest.raises(ModelError, match="> 0 minutes"):
+        TimeBudget(1e-3, minutes=0)
+    # the stop: at an epoch's end, when one more epoch as long as that one would overrun
+    import time
+    from types import SimpleNamespace
+
+    budget = TimeBudget(1e-3, minutes=1.0)
+    budget.set_model(SimpleNamespace(stop_training=False))
+    budget.started, budget.epoch_started = time.time() - 40, time.time() - 10  # 40 s spent, last epoch 10 s
+    budget.on_epoch_end(3)
+    assert not budget.model.stop_training
+    budget.started, budget.epoch_started = time.time() - 45, time.time() - 20  # 45 + 20 > 60
+    budget.on_epoch_end(4)
+    assert budget.model.stop_training
+
+    _, kwargs, _ = tiny_run
+    out = tmp_path / "budget"
+    state = train(**{**kwargs, "out": out}, epochs=40, minutes=0.2)
+    rows = list(csv.DictReader((out / "log.csv").open()))
+    assert 1 <= state["epoch"] == len(rows) < 40  # stopped by the clock, not the epoch ceiling
+    rates = [float(row["learning_rate"]) for row in rows]
+    assert rates[0] == pytest.approx(kwargs.get("learning_rate", 2e-3) / 2, rel=1e-4)
+    assert all(later <= earlier for earlier, later in zip(rates[1:], rates[2:]))
+    assert state["settings"]["minutes"] == 0.2 and state["settings"]["backend"] == keras.backend.backend()
+    with pytest.raises(ModelError, match="> 0 minutes"):  # refused before any data is read
+        train(**{**kwargs, "out": tmp_path / "never"}, minutes=-1)
+    assert not (tmp_path / "never").exists()
+
+
+def test_an_existing_cache_trains_without_the_raw_datasets(tiny_run, tmp_path, training_cache):
+    """A cache built (or unpacked) earlier is enough: the raw datasets may be elsewhere."""
+    from selfieseg.train import training_sequences
+
+    nowhere = tmp_path / "no_data_here"
+    nowhere.mkdir()
+    train_seq, val_seq = training_sequences(("picsart",), 64, batch_size=4, root=nowhere, cache_dir=training_cache,
+                                            workers=2)
+    x, y, *_ = train_seq[0]
+    assert x.shape == (4, 64, 64, 3) and len(val_seq) > 0
+    assert train_seq.workers == 2 and not train_seq.use_multiprocessing
+    with pytest.raises(DatasetError):  # a new cache still needs the data
+        training_sequences(("picsart",), 64, root=nowhere, cache_dir=tmp_path / "fresh_cache")
+    with pytest.raises(DatasetError, match="never trained on"):
+        training_sequences(("pfcn:test",), 64, cache_dir=training_cache)

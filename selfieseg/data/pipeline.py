@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 import keras
@@ -118,6 +119,102 @@ def build_cache(datasets, path, size=(256, 256), overwrite: bool = False, progre
             # another process (a parallel test worker, a second run) finished the same
             # cache first: theirs is complete, so use it (if its size fits) and drop this copy
             return _existing_cache(path, size)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ArrayCache(path)
+
+
+def _encoded(arrays, extension: str, params=()) -> tuple[np.ndarray, np.ndarray]:
+    """Each array of ``arrays`` encoded by OpenCV, concatenated, with the byte offsets."""
+    import cv2
+
+    chunks = []
+    for array in arrays:
+        ok, buffer = cv2.imencode(extension, np.ascontiguousarray(array), list(params))
+        if not ok:
+            raise DatasetError(f"pack_cache: OpenCV could not encode a {extension} chunk.")
+        chunks.append(buffer.ravel())
+    offsets = np.cumsum([0] + [len(chunk) for chunk in chunks]).astype(np.int64)
+    return np.concatenate(chunks), offsets
+
+
+def _decoded(data: np.ndarray, offsets: np.ndarray, index: int, flags: int) -> np.ndarray:
+    import cv2
+
+    return cv2.imdecode(data[offsets[index] : offsets[index + 1]], flags)
+
+
+def pack_cache(cache, file, quality: int = 85, teachers: bool = True) -> Path:
+    """Write ``cache`` (an :class:`ArrayCache` or its folder) to one portable ``.npz``.
+
+    A cache is several hundred MB of raw arrays; packed, images become WebP at
+    ``quality`` (lossy, about 10 KB each at 256 px) and masks, ignore maps and teacher
+    maps (``teacher_*.npy``) become PNG (lossless), about 15x smaller in all. That is
+    small enough to upload to Colab or a rented GPU instead of the raw datasets; unpack
+    it there with :func:`unpack_cache`. Teacher maps are noisy and pack poorly (about
+    8 KB each); ``teachers=False`` leaves them out, for a machine fast enough to
+    recompute them. The file is written atomically.
+    """
+    import cv2
+
+    from selfieseg.io import atomic_path
+
+    cache = cache if isinstance(cache, ArrayCache) else ArrayCache(Path(cache).expanduser())
+    file = Path(file).expanduser()
+    if file.suffix != ".npz":
+        raise DatasetError(f"{file}: a packed cache is an .npz file; pass a name ending in .npz.")
+    arrays = {"meta": np.frombuffer(json.dumps({**cache.meta, "folder": cache.path.name}).encode(), np.uint8)}
+    bgr = (image[..., ::-1] for image in cache.images)
+    arrays["images"], arrays["images_offsets"] = _encoded(bgr, ".webp", (cv2.IMWRITE_WEBP_QUALITY, int(quality)))
+    maps = {"masks": cache.masks}
+    if cache.ignore is not None:
+        maps["ignore"] = cache.ignore
+    for extra in sorted(cache.path.glob("teacher_*.npy")) if teachers else ():
+        maps[extra.stem] = np.load(extra, mmap_mode="r")
+    for name, stack in maps.items():
+        arrays[name], arrays[f"{name}_offsets"] = _encoded(stack, ".png", (cv2.IMWRITE_PNG_COMPRESSION, 9))
+    with atomic_path(file) as tmp:
+        with open(tmp, "wb") as handle:  # a file object, so numpy does not append another .npz
+            np.savez(handle, **arrays)
+    return file
+
+
+def unpack_cache(file, root) -> ArrayCache:
+    """The :class:`ArrayCache` packed in ``file`` (:func:`pack_cache`), unpacked under ``root``.
+
+    It lands in ``root/<the packed cache's folder name>``, where :func:`selfieseg.train.train`
+    looks for it when ``root`` is its ``cache_dir``; an existing folder there is reused.
+    """
+    import cv2
+
+    file, root = Path(file).expanduser(), Path(root).expanduser()
+    try:
+        packed = np.load(file)
+        meta = json.loads(bytes(packed["meta"]).decode())
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise DatasetError(f"{file}: not a packed selfieseg cache ({exc}); make one with pack_cache().") from None
+    path = root / meta.pop("folder")
+    if path.exists():
+        return _existing_cache(path, tuple(meta["size"]))
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=root))
+    try:
+        count, (height, width) = len(meta["names"]), meta["size"]
+        data, offsets = packed["images"], packed["images_offsets"]
+        images = np.lib.format.open_memmap(staging / "images.npy", "w+", np.uint8, (count, height, width, 3))
+        for row in range(count):
+            images[row] = _decoded(data, offsets, row, cv2.IMREAD_COLOR)[..., ::-1]
+        images.flush()
+        for name in [key for key in packed.files if key.endswith("_offsets") and key != "images_offsets"]:
+            stem = name[: -len("_offsets")]
+            data, offsets = packed[stem], packed[name]
+            stack = np.lib.format.open_memmap(staging / f"{stem}.npy", "w+", np.uint8, (count, height, width))
+            for row in range(count):
+                stack[row] = _decoded(data, offsets, row, cv2.IMREAD_UNCHANGED)
+            stack.flush()
+        (staging / "meta.json").write_text(json.dumps(meta))
+        del images, stack
+        staging.rename(path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ArrayCache(path)
@@ -303,4 +400,12 @@ def split_indices(count: int, validation: float = 0.1, seed: int = 0):
     return np.sort(order[cut:]), np.sort(order[:cut])
 
 
-__all__ = ["ArrayCache", "SegmentationSequence", "build_cache", "distill_weight", "split_indices"]
+__all__ = [
+    "ArrayCache",
+    "SegmentationSequence",
+    "build_cache",
+    "distill_weight",
+    "pack_cache",
+    "split_indices",
+    "unpack_cache",
+]

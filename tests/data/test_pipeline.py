@@ -194,3 +194,35 @@ def test_soft_labels_warp_with_the_mask_and_blend_into_the_target(tmp_path, pics
         SegmentationSequence(cache, soft_labels=masks, distill=0.0)
     with pytest.raises(DatasetError, match="need an ArrayCache"):
         SegmentationSequence(picsart.subset(range(6)), soft_labels=masks, distill=0.5)
+
+
+def test_packed_cache_travels_small_and_unpacks_to_the_same_labels(tmp_path, picsart):
+    """pack_cache/unpack_cache: masks and teacher maps exact, images close (WebP), much smaller."""
+    from selfieseg.data.pipeline import pack_cache, unpack_cache
+
+    cache = build_cache(picsart.subset(range(8)), tmp_path / "src" / "picsart_96", size=(96, 80), progress=False)
+    rng = np.random.default_rng(0)
+    teacher = rng.integers(0, 256, (8, 96, 80), dtype=np.uint8)
+    np.save(cache.path / "teacher_demo_0123456789ab.npy", teacher)
+    packed = pack_cache(cache, tmp_path / "picsart.npz")
+    raw = sum(f.stat().st_size for f in cache.path.glob("*.npy"))
+    without = pack_cache(cache, tmp_path / "lean.npz", teachers=False)
+    assert without.stat().st_size < packed.stat().st_size < raw
+    assert not list(tmp_path.glob(".*"))  # written atomically, nothing left behind
+
+    copy = unpack_cache(packed, tmp_path / "elsewhere")
+    assert copy.path == tmp_path / "elsewhere" / "picsart_96" and copy.names == cache.names
+    assert copy.meta == cache.meta
+    np.testing.assert_array_equal(copy.masks, cache.masks)
+    np.testing.assert_array_equal(np.load(copy.path / "teacher_demo_0123456789ab.npy"), teacher)
+    difference = np.abs(np.asarray(copy.images, np.float32) - np.asarray(cache.images, np.float32))
+    assert copy.images.shape == cache.images.shape and 0 < difference.mean() < 4
+    assert unpack_cache(packed, tmp_path / "elsewhere").path == copy.path  # an unpacked cache is reused
+    assert not list(unpack_cache(without, tmp_path / "lean").path.glob("teacher_*"))
+
+    with pytest.raises(DatasetError, match="ending in .npz"):
+        pack_cache(cache, tmp_path / "picsart.zip")
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(packed.read_bytes()[:1000])
+    with pytest.raises(DatasetError, match="broken.npz: not a packed selfieseg cache"):
+        unpack_cache(broken, tmp_path / "x")
