@@ -146,6 +146,13 @@ def cosine_schedule(base: float, epochs: int, warmup: int = 1, floor: float = 0.
     return rate
 
 
+def budget_seconds(minutes) -> float:
+    """A training time budget in seconds, refused unless it is > 0 minutes."""
+    if minutes is None or not float(minutes) > 0:
+        raise ModelError(f"a time budget must be > 0 minutes, got {minutes}.")
+    return 60.0 * float(minutes)
+
+
 class TimeBudget(keras.callbacks.Callback):
     """A cosine learning rate over wall-clock time, and a stop before the time runs out.
 
@@ -159,9 +166,7 @@ class TimeBudget(keras.callbacks.Callback):
 
     def __init__(self, base: float, minutes: float, spent: float = 0.0, floor: float = 0.02):
         super().__init__()
-        if not minutes or minutes <= 0:
-            raise ModelError(f"a time budget must be > 0 minutes, got {minutes}.")
-        self.base, self.budget, self.spent, self.floor = float(base), 60.0 * float(minutes), float(spent), floor
+        self.base, self.budget, self.spent, self.floor = float(base), budget_seconds(minutes), float(spent), floor
         self.last = 0.0
 
     def elapsed(self) -> float:
@@ -405,8 +410,8 @@ def train(
         build(model)  # raises the registry's error listing valid names
     if consistency < 0:
         raise ModelError(f"consistency weight must be >= 0 (0 turns it off), got {consistency}.")
-    if minutes is not None and not float(minutes) > 0:
-        raise ModelError(f"a time budget must be > 0 minutes, got {minutes}.")
+    if minutes is not None:
+        budget_seconds(minutes)  # a bad budget fails before any data is read
     out = Path(out)
     state_path = out / "state.json"
     size = int(input_size or spec.input_size)
