@@ -7,7 +7,9 @@ from beside them rather than from the package.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import time
 from pathlib import Path
 
 #: MediaPipe's selfie segmenters in ../shared/anchors: (label, file name)
@@ -53,3 +55,15 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def run_line(names) -> str:
+    """The date and the shipped weights (sha256 prefix) a results table measured.
+
+    Weights change as models are retrained; a table that names its weights says at a
+    glance whether it is current (compare with ``sha256sum selfieseg/weights/*.h5``).
+    """
+    from selfieseg.models import shipped_weights_path
+
+    digests = [f"{name} `{hashlib.sha256(shipped_weights_path(name).read_bytes()).hexdigest()[:12]}`" for name in names]
+    return f"Run {time.strftime('%Y-%m-%d')}; weights (sha256 prefix): {', '.join(digests)}."

@@ -3,7 +3,8 @@
 Same images, same resizing (squash to the model's input, probability resized back to
 the photo's size), same IoU code for all. Latency is each model's float TFLite file on
 LiteRT (2 threads, median), MediaPipe's as shipped. Writes a markdown table (with the
-issue's accuracy targets marked met or missed) and an IoU-vs-latency figure to --out.
+issue's accuracy targets marked met or missed) and an IoU-vs-latency figure to --out:
+accuracy.md/.png, or accuracy_<models>.md/.png for a run over --models only.
 
     SELFIESEG_DATA=../shared/data SELFIESEG_ANCHORS=../shared/anchors \\
         .venv/bin/python benchmarks/accuracy.py --out benchmarks/results
@@ -14,14 +15,16 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from _common import mediapipe_files, parser, pfcn_test, pyplot
+from _common import mediapipe_files, parser, pfcn_test, pyplot, run_line
 
 #: the targets of issue 5 (PFCN test, per-image mean IoU)
 BEST_TARGET, EACH_TARGET, SINET_TARGET, SINET_PARAMS = 0.970, 0.950, 0.955, 100_000
 
 
 def main(argv=None) -> int:
-    args = parser(__doc__).parse_args(argv)
+    options = parser(__doc__)
+    options.add_argument("--models", help="comma-separated shipped models (default: all shipped)")
+    args = options.parse_args(argv)
     plt = pyplot()
 
     from selfieseg.demo import shipped_models
@@ -31,6 +34,11 @@ def main(argv=None) -> int:
     from selfieseg.models.profile import tflite_latency
     from selfieseg.train import evaluate_split
 
+    names = args.models.split(",") if args.models else shipped_models()
+    unknown = sorted(set(names) - set(shipped_models()))
+    if unknown:
+        raise SystemExit(f"not shipped: {', '.join(unknown)}; shipped models are {', '.join(shipped_models())}.")
+    stem = f"accuracy_{'_'.join(names)}" if args.models else "accuracy"
     test = pfcn_test(args.limit)
     params = {row["name"]: row["params"] for row in list_models()}
     rows = []  # (label, params, input, mean IoU, dataset IoU, ms, KB)
@@ -40,7 +48,7 @@ def main(argv=None) -> int:
         rows.append((label, None, "x".join(map(str, segmenter.input_hw)), scores.mean_iou, scores.dataset_iou,
                      tflite_latency(path) * 1e3, path.stat().st_size / 1024))
     exports = Path(tempfile.mkdtemp(prefix="selfieseg-accuracy-"))
-    for name in shipped_models():
+    for name in names:
         segmenter = Segmenter(name)
         scores = evaluate_split(segmenter, test)
         path = export(segmenter.model, exports / f"{name}.tflite", verbose=0)
@@ -52,6 +60,7 @@ def main(argv=None) -> int:
     mediapipe_iou, mediapipe_ms = rows[0][3], rows[0][5]
     lines = [f"PFCN test split, {len(test)} images, per-image mean person IoU (and dataset IoU). Latency: float TFLite "
              "on LiteRT, batch 1, 2 threads, median; ratios are to MediaPipe (general).", "",
+             run_line(names), "",
              "| model | params | input | mean IoU | IoU - MediaPipe | dataset IoU | TFLite ms | latency / MediaPipe | size KB |",
              "|---|---|---|---|---|---|---|---|---|"]
     for label, count, size, mean_iou, dataset_iou, ms, kb in rows:
@@ -70,11 +79,11 @@ def main(argv=None) -> int:
             count, iou = ours["sinet"]
             lines.append(f"- sinet >= {SINET_TARGET:.3f} with <= {SINET_PARAMS:,} parameters: "
                          f"{verdict(iou >= SINET_TARGET and count <= SINET_PARAMS)} ({iou:.4f}, {count:,})")
-        missing = sorted(set(params) - set(ours))
+        missing = sorted(set(params) - set(shipped_models()))
         if missing:
             lines.append(f"- not shipped, so not measured: {', '.join(missing)}")
     table = "\n".join(lines)
-    (out / "accuracy.md").write_text(table + "\n")
+    (out / f"{stem}.md").write_text(table + "\n")
     print(table)
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -87,8 +96,8 @@ def main(argv=None) -> int:
     ax.set_title(f"Shipped models beside MediaPipe, one run ({len(test)} images)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out / "accuracy.png", dpi=120)
-    print(f"wrote {out / 'accuracy.md'} and {out / 'accuracy.png'}")
+    fig.savefig(out / f"{stem}.png", dpi=120)
+    print(f"wrote {out / f'{stem}.md'} and {out / f'{stem}.png'}")
     return 0
 
 

@@ -10,7 +10,9 @@ measured the same way in the same run; ratios are to MediaPipe (general, 256x256
         .venv/bin/python benchmarks/deploy.py --out benchmarks/results
 
 Writes deploy.md (the table) and deploy.png (size, latency and IoU) to --out, and the
-exported files to --out/exports.
+exported files to --out/exports. With --models, the table is deploy_<models>.md/.png
+instead, so a run for one retrained model leaves the full run's table as it was: every
+table holds one run, MediaPipe included. Each table names the weights (sha256) it measured.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from _common import mediapipe_files, parser, pfcn_test, pyplot
+from _common import mediapipe_files, parser, pfcn_test, pyplot, run_line
 
 MODES = ("none", "fp16", "dynamic", "int8", "int8_per_tensor", "qat")
 
@@ -47,6 +49,10 @@ def main(argv=None) -> int:
     from selfieseg.inference import OnnxSegmenter, Segmenter, TFLiteSegmenter
     from selfieseg.models.profile import onnx_latency, tflite_latency
 
+    names = args.models.split(",") if args.models else shipped_models()
+    unknown = sorted(set(names) - set(shipped_models()))
+    if unknown:
+        raise SystemExit(f"not shipped: {', '.join(unknown)}; shipped models are {', '.join(shipped_models())}.")
     test = pfcn_test(args.limit)
     samples = list(tqdm(test, total=len(test), desc="decoding PFCN test"))
     out = Path(args.out)
@@ -58,7 +64,7 @@ def main(argv=None) -> int:
         rows.append((label, "float (as shipped)", path.stat().st_size / 1024, tflite_latency(path, runs=args.runs) * 1e3,
                      None, evaluate(TFLiteSegmenter(path), samples)))
         print(rows[-1])
-    names = args.models.split(",") if args.models else shipped_models()
+    stem = f"deploy_{'_'.join(names)}" if args.models else "deploy"
     for name in names:
         keras_model = Segmenter(name).model
         keras_iou = evaluate(Segmenter(keras_model), samples)
@@ -84,6 +90,8 @@ def main(argv=None) -> int:
         f"PFCN test split, {len(samples)} images, per-image mean person IoU. Latency: median of {args.runs} invokes "
         "after warm-up, batch 1, 2 threads (TFLite on LiteRT; ONNX on ONNX Runtime CPU). Ratios are to MediaPipe (general).",
         "",
+        run_line(names),
+        "",
         "| model | mode | size KB | TFLite ms | ONNX ms | latency / MediaPipe | IoU | IoU - MediaPipe | more accurate and no slower |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -96,7 +104,7 @@ def main(argv=None) -> int:
             f"{'' if onnx_ms is None else f'{onnx_ms:.2f}'} | {ratio} | {score:.4f} | {score - mediapipe_iou:+.4f} | {both} |"
         )
     table = "\n".join(lines)
-    (out / "deploy.md").write_text(table + "\n")
+    (out / f"{stem}.md").write_text(table + "\n")
     print(table)
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -117,8 +125,8 @@ def main(argv=None) -> int:
         ax.grid(alpha=0.3)
     fig.suptitle("Export modes beside MediaPipe, one run")
     fig.tight_layout()
-    fig.savefig(out / "deploy.png", dpi=120)
-    print(f"wrote {out / 'deploy.md'} and {out / 'deploy.png'}")
+    fig.savefig(out / f"{stem}.png", dpi=120)
+    print(f"wrote {out / f'{stem}.md'} and {out / f'{stem}.png'}")
     return 0
 
 

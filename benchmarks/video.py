@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _common import mediapipe_files, parser, pfcn_test, pyplot
+from _common import mediapipe_files, parser, pfcn_test, pyplot, run_line
 
 
 def run_pipeline(segmenter, frames, truths):
@@ -41,6 +41,7 @@ def main(argv=None) -> int:
     options.add_argument("--model", help="shipped model (default: sinet when shipped, else the first shipped)")
     options.add_argument("--clips", type=int, default=6, help="portraits (each gives a still and a swaying clip)")
     options.add_argument("--frames", type=int, default=60)
+    options.add_argument("--speed-frames", type=int, default=150, help="frames of the 640x480 clip timed end to end")
     args = options.parse_args(argv)
     plt = pyplot()
 
@@ -74,7 +75,8 @@ def main(argv=None) -> int:
 
     # end-to-end speed at 640x480 with blur
     sample = test[int(picks[0])]
-    frames, _ = synthetic_clip(sample.image, sample.mask, frames=150, motion="sway", size=(480, 640))
+    frames, _ = synthetic_clip(sample.image, sample.mask, frames=args.speed_frames, motion="sway",
+                                size=(480, 640))
     clip_path = write_clip(frames, Path(tempfile.mkdtemp()) / "clip_640x480.avi")
     speed = {}
     for name, source in ((model, model), ("MediaPipe", str(mediapipe))):
@@ -92,6 +94,8 @@ def main(argv=None) -> int:
         "exposure drift and JPEG artefacts. Flicker: % of pixels flipping per frame beyond the ground truth's flips. "
         "IoU: per-frame person IoU, mean.",
         "",
+        run_line([model]),
+        "",
         "| pipeline | flicker still (%) | flicker swaying (%) | IoU still | IoU swaying |",
         "|---|---|---|---|---|",
     ]
@@ -106,7 +110,7 @@ def main(argv=None) -> int:
         f"Still-clip flicker, ours smoothed / MediaPipe frame by frame: {ours[:, 0].mean() / max(mediapipe_static, 1e-12):.4f}; "
         f"swaying IoU, ours smoothed - MediaPipe: {ours_sway[:, 1].mean() - mediapipe_sway_iou:+.4f}.",
         "",
-        "End to end at 640x480 (decode, segment, blur, encode; 150 frames, 2 cores):",
+        f"End to end at 640x480 (decode, segment, blur, encode; {args.speed_frames} frames, 2 cores):",
         "",
         "| model | smoothing | frames/s |",
         "|---|---|---|",

@@ -109,19 +109,9 @@ def build_cache(datasets, path, size=(256, 256), overwrite: bool = False, progre
         del images, masks, ignore
         meta = {"version": CACHE_VERSION, "size": [height, width], "names": names, "sources": sources}
         (staging / "meta.json").write_text(json.dumps(meta))
-        if path.exists() and overwrite:
-            shutil.rmtree(path)
-        try:
-            staging.replace(path)
-        except OSError:
-            if overwrite or not path.exists():
-                raise
-            # another process (a parallel test worker, a second run) finished the same
-            # cache first: theirs is complete, so use it (if its size fits) and drop this copy
-            return _existing_cache(path, size)
+        return _publish(staging, path, size, overwrite)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return ArrayCache(path)
 
 
 def _encoded(arrays, extension: str, params=()) -> tuple[np.ndarray, np.ndarray]:
@@ -138,13 +128,31 @@ def _encoded(arrays, extension: str, params=()) -> tuple[np.ndarray, np.ndarray]
     return np.concatenate(chunks), offsets
 
 
-def _decoded(data: np.ndarray, offsets: np.ndarray, index: int, flags: int) -> np.ndarray:
+def _decoded(data: np.ndarray, offsets: np.ndarray, index: int, flags: int) -> np.ndarray | None:
     import cv2
 
     return cv2.imdecode(data[offsets[index] : offsets[index + 1]], flags)
 
 
-def pack_cache(cache, file, quality: int = 85, teachers: bool = True) -> Path:
+def _publish(staging: Path, path: Path, size, overwrite: bool = False) -> ArrayCache:
+    """Rename a complete ``staging`` folder to ``path``: the one step that makes a cache exist.
+
+    Building or unpacking happens in a hidden folder beside ``path``, so a reader never
+    sees half a cache. When another process (a parallel test worker, a second run)
+    published the same cache first, its copy is complete: use it and drop this one.
+    """
+    if path.exists() and overwrite:
+        shutil.rmtree(path)
+    try:
+        staging.replace(path)
+    except OSError:
+        if overwrite or not path.exists():
+            raise
+        return _existing_cache(path, size)
+    return ArrayCache(path)
+
+
+def pack_cache(cache, file, quality: int = 85, teachers: bool = True, progress: bool = True) -> Path:
     """Write ``cache`` (an :class:`ArrayCache` or its folder) to one portable ``.npz``.
 
     A cache is several hundred MB of raw arrays; packed, images become WebP at
@@ -156,6 +164,7 @@ def pack_cache(cache, file, quality: int = 85, teachers: bool = True) -> Path:
     recompute them. The file is written atomically.
     """
     import cv2
+    from tqdm.auto import tqdm
 
     from selfieseg.io import atomic_path
 
@@ -164,60 +173,77 @@ def pack_cache(cache, file, quality: int = 85, teachers: bool = True) -> Path:
     if file.suffix != ".npz":
         raise DatasetError(f"{file}: a packed cache is an .npz file; pass a name ending in .npz.")
     arrays = {"meta": np.frombuffer(json.dumps({**cache.meta, "folder": cache.path.name}).encode(), np.uint8)}
-    bgr = (image[..., ::-1] for image in cache.images)
-    arrays["images"], arrays["images_offsets"] = _encoded(bgr, ".webp", (cv2.IMWRITE_WEBP_QUALITY, int(quality)))
-    maps = {"masks": cache.masks}
+    stacks = {"images": cache.images, "masks": cache.masks}
     if cache.ignore is not None:
-        maps["ignore"] = cache.ignore
+        stacks["ignore"] = cache.ignore
     for extra in sorted(cache.path.glob("teacher_*.npy")) if teachers else ():
-        maps[extra.stem] = np.load(extra, mmap_mode="r")
-    for name, stack in maps.items():
-        arrays[name], arrays[f"{name}_offsets"] = _encoded(stack, ".png", (cv2.IMWRITE_PNG_COMPRESSION, 9))
+        stacks[extra.stem] = np.load(extra, mmap_mode="r")
+    webp, png = (cv2.IMWRITE_WEBP_QUALITY, int(quality)), (cv2.IMWRITE_PNG_COMPRESSION, 9)
+    with tqdm(total=len(cache) * len(stacks), desc=f"packing {cache.path.name}", disable=not progress) as bar:
+        for name, stack in stacks.items():
+            if name == "images":  # OpenCV encodes BGR
+                planes, extension, params = (image[..., ::-1] for image in stack), ".webp", webp
+            else:  # uint8 maps as they are; the boolean ignore map as 0/1
+                planes, extension, params = (np.asarray(plane, np.uint8) for plane in stack), ".png", png
+            arrays[name], arrays[f"{name}_offsets"] = _encoded(_counted(planes, bar), extension, params)
     with atomic_path(file) as tmp:
         with open(tmp, "wb") as handle:  # a file object, so numpy does not append another .npz
             np.savez(handle, **arrays)
     return file
 
 
-def unpack_cache(file, root) -> ArrayCache:
+def _counted(items, bar):
+    for item in items:
+        yield item
+        bar.update(1)
+
+
+def unpack_cache(file, root, progress: bool = True) -> ArrayCache:
     """The :class:`ArrayCache` packed in ``file`` (:func:`pack_cache`), unpacked under ``root``.
 
     It lands in ``root/<the packed cache's folder name>``, where :func:`selfieseg.train.train`
     looks for it when ``root`` is its ``cache_dir``; an existing folder there is reused.
     """
     import cv2
+    from tqdm.auto import tqdm
 
     file, root = Path(file).expanduser(), Path(root).expanduser()
     try:
         packed = np.load(file)
         meta = json.loads(bytes(packed["meta"]).decode())
+        path, size = root / meta.pop("folder"), tuple(meta["size"])
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise DatasetError(f"{file}: not a packed selfieseg cache ({exc}); make one with pack_cache().") from None
-    path = root / meta.pop("folder")
     if path.exists():
-        return _existing_cache(path, tuple(meta["size"]))
+        return _existing_cache(path, size)
+    stems = [key[: -len("_offsets")] for key in packed.files if key.endswith("_offsets")]
+    count, (height, width) = len(meta["names"]), size
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=root))
     try:
-        count, (height, width) = len(meta["names"]), meta["size"]
-        data, offsets = packed["images"], packed["images_offsets"]
-        images = np.lib.format.open_memmap(staging / "images.npy", "w+", np.uint8, (count, height, width, 3))
-        for row in range(count):
-            images[row] = _decoded(data, offsets, row, cv2.IMREAD_COLOR)[..., ::-1]
-        images.flush()
-        for name in [key for key in packed.files if key.endswith("_offsets") and key != "images_offsets"]:
-            stem = name[: -len("_offsets")]
-            data, offsets = packed[stem], packed[name]
-            stack = np.lib.format.open_memmap(staging / f"{stem}.npy", "w+", np.uint8, (count, height, width))
-            for row in range(count):
-                stack[row] = _decoded(data, offsets, row, cv2.IMREAD_UNCHANGED)
-            stack.flush()
+        with tqdm(total=count * len(stems), desc=f"unpacking {path.name}", disable=not progress) as bar:
+            for stem in stems:
+                colour = stem == "images"
+                shape = (count, height, width, 3) if colour else (count, height, width)
+                stack = np.lib.format.open_memmap(staging / f"{stem}.npy", "w+", bool if stem == "ignore" else np.uint8,
+                                                  shape)
+                try:
+                    data, offsets = packed[stem], packed[f"{stem}_offsets"]
+                except (OSError, ValueError, zipfile.BadZipFile) as exc:  # a damaged member fails its CRC here
+                    raise DatasetError(f"{file}: its {stem} are damaged ({exc}); pack the cache again.") from None
+                for row in range(count):
+                    plane = _decoded(data, offsets, row, cv2.IMREAD_COLOR if colour else cv2.IMREAD_UNCHANGED)
+                    if plane is None or plane.shape != shape[1:]:
+                        raise DatasetError(f"{file}: {stem} #{row} ({meta['names'][row]}) does not decode to "
+                                           f"{shape[1:]}; the file is damaged, pack it again.")
+                    stack[row] = plane[..., ::-1] if colour else plane
+                    bar.update(1)
+                stack.flush()
+                del stack  # close the memory map before the folder is renamed
         (staging / "meta.json").write_text(json.dumps(meta))
-        del images, stack
-        staging.rename(path)
+        return _publish(staging, path, size)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return ArrayCache(path)
 
 
 def _existing_cache(path: Path, size) -> ArrayCache:

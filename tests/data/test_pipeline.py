@@ -204,6 +204,9 @@ def test_packed_cache_travels_small_and_unpacks_to_the_same_labels(tmp_path, pic
     rng = np.random.default_rng(0)
     teacher = rng.integers(0, 256, (8, 96, 80), dtype=np.uint8)
     np.save(cache.path / "teacher_demo_0123456789ab.npy", teacher)
+    ignore = rng.random((8, 96, 80)) < 0.1  # a void map, as Pascal and Supervisely caches carry
+    np.save(cache.path / "ignore.npy", ignore)
+    cache = type(cache)(cache.path)
     packed = pack_cache(cache, tmp_path / "picsart.npz")
     raw = sum(f.stat().st_size for f in cache.path.glob("*.npy"))
     without = pack_cache(cache, tmp_path / "lean.npz", teachers=False)
@@ -214,6 +217,8 @@ def test_packed_cache_travels_small_and_unpacks_to_the_same_labels(tmp_path, pic
     assert copy.path == tmp_path / "elsewhere" / "picsart_96" and copy.names == cache.names
     assert copy.meta == cache.meta
     np.testing.assert_array_equal(copy.masks, cache.masks)
+    assert copy.ignore.dtype == bool
+    np.testing.assert_array_equal(copy.ignore, ignore)
     np.testing.assert_array_equal(np.load(copy.path / "teacher_demo_0123456789ab.npy"), teacher)
     difference = np.abs(np.asarray(copy.images, np.float32) - np.asarray(cache.images, np.float32))
     assert copy.images.shape == cache.images.shape and 0 < difference.mean() < 4
@@ -226,3 +231,9 @@ def test_packed_cache_travels_small_and_unpacks_to_the_same_labels(tmp_path, pic
     broken.write_bytes(packed.read_bytes()[:1000])
     with pytest.raises(DatasetError, match="broken.npz: not a packed selfieseg cache"):
         unpack_cache(broken, tmp_path / "x")
+    damaged = bytearray(packed.read_bytes())
+    damaged[len(damaged) // 3] ^= 0xFF  # one flipped byte inside the packed images
+    (tmp_path / "damaged.npz").write_bytes(bytes(damaged))
+    with pytest.raises(DatasetError, match="damaged.npz: .*damaged"):
+        unpack_cache(tmp_path / "damaged.npz", tmp_path / "y")
+    assert not (tmp_path / "y" / "picsart_96").exists() and not list((tmp_path / "y").glob(".*"))

@@ -1,0 +1,96 @@
+"""The benchmark scripts, run as a user runs them, on a few real PFCN test images.
+
+Their numbers are what the issues' targets are judged on, so the scripts themselves are
+tested: they run end to end, they measure the shipped weights they say they measured,
+and two scripts scoring the same images with the same model agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from selfieseg.models import shipped_weights_path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+pytestmark = pytest.mark.slow
+
+
+def run_script(name, *args, anchors):
+    env = {**os.environ, "SELFIESEG_ANCHORS": str(anchors), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, str(BENCHMARKS / name), *map(str, args)], env=env, capture_output=True,
+                          text=True, timeout=900)
+
+
+def table_rows(markdown: str) -> list[list[str]]:
+    """The body rows of the markdown tables in ``markdown``, cells stripped."""
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in markdown.splitlines()
+            if line.startswith("| ") and not line.startswith("| model") and not line.startswith("| pipeline")]
+    return rows
+
+
+def sinet_digest() -> str:
+    return hashlib.sha256(shipped_weights_path("sinet").read_bytes()).hexdigest()[:12]
+
+
+def test_accuracy_and_deploy_measure_the_shipped_weights_and_agree(tmp_path, data_root, anchors_root):
+    done = run_script("accuracy.py", "--models", "sinet", "--limit", 3, "--out", tmp_path, anchors=anchors_root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    accuracy = (tmp_path / "accuracy_sinet.md").read_text()
+    assert (tmp_path / "accuracy_sinet.png").stat().st_size > 10_000
+    assert not (tmp_path / "accuracy.md").exists()  # a subset run leaves the full run's table alone
+    assert "PFCN test split, 3 images" in accuracy and f"sinet `{sinet_digest()}`" in accuracy
+    rows = {row[0]: row for row in table_rows(accuracy)}
+    assert set(rows) == {"mediapipe", "mediapipe_landscape", "sinet"}
+    assert rows["mediapipe"][2] == "256x256" and rows["mediapipe_landscape"][2] == "144x256"
+    sinet_iou = float(rows["sinet"][3])
+    assert 0.85 < sinet_iou <= 1 and 0.85 < float(rows["mediapipe"][3]) <= 1
+    assert float(rows["sinet"][6]) > 0 and 0 < int(rows["sinet"][8]) < 1000  # ms, KB
+    assert re.search(r"- sinet >= 0\.955 with <= 100,000 parameters: (met|missed)", accuracy)
+
+    done = run_script("deploy.py", "--models", "sinet", "--modes", "none,int8_per_tensor", "--runs", 3, "--limit", 3,
+                      "--out", tmp_path, anchors=anchors_root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    deploy = (tmp_path / "deploy_sinet.md").read_text()
+    assert f"sinet `{sinet_digest()}`" in deploy
+    modes = {(row[0], row[1]): row for row in table_rows(deploy)}
+    assert set(modes) == {("mediapipe", "float (as shipped)"), ("mediapipe_landscape", "float (as shipped)"),
+                          ("sinet", "keras float"), ("sinet", "onnx float"), ("sinet", "none"),
+                          ("sinet", "int8_per_tensor")}
+    # the same model on the same three images scores the same in both scripts, and its exports stay close
+    assert float(modes[("sinet", "keras float")][6]) == pytest.approx(sinet_iou, abs=1e-4)
+    for mode in ("onnx float", "none", "int8_per_tensor"):
+        assert float(modes[("sinet", mode)][6]) == pytest.approx(sinet_iou, abs=0.02), mode
+    assert int(modes[("sinet", "int8_per_tensor")][2]) < int(modes[("sinet", "none")][2])  # int8 is smaller
+    assert (tmp_path / "exports" / "sinet_int8_per_tensor.tflite").exists()
+
+
+def test_video_benchmark_runs_every_pipeline(tmp_path, data_root, anchors_root):
+    done = run_script("video.py", "--model", "sinet", "--clips", 1, "--frames", 6, "--speed-frames", 12,
+                      "--out", tmp_path, anchors=anchors_root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    video = (tmp_path / "video.md").read_text()
+    assert f"sinet `{sinet_digest()}`" in video and "12 frames, 2 cores" in video
+    rows = {row[0]: row for row in table_rows(video) if len(row) == 5}
+    assert set(rows) == {"sinet frame by frame", "sinet + smoothing", "MediaPipe frame by frame",
+                         "MediaPipe + our smoothing"}
+    for name, row in rows.items():
+        assert 0.7 < float(row[3]) <= 1, name  # still-clip IoU
+    # smoothing exists to cut flicker: on a still clip it must not add any
+    assert float(rows["sinet + smoothing"][1]) <= float(rows["sinet frame by frame"][1])
+    speeds = [row for row in table_rows(video) if len(row) == 3]
+    assert len(speeds) == 4 and all(float(row[2]) > 0 for row in speeds)
+
+
+def test_benchmarks_refuse_unknown_models_and_missing_anchors(tmp_path, data_root, anchors_root):
+    done = run_script("accuracy.py", "--models", "nonesuch", "--out", tmp_path, anchors=anchors_root)
+    assert done.returncode != 0 and "not shipped: nonesuch" in done.stderr and "Traceback" not in done.stderr
+    done = run_script("deploy.py", "--models", "sinet", "--limit", 1, "--out", tmp_path, anchors=tmp_path / "nowhere")
+    assert done.returncode != 0 and "MediaPipe's models are not found" in done.stderr
+    assert "Traceback" not in done.stderr
