@@ -2,9 +2,11 @@
 
 Same images, same resizing (squash to the model's input, probability resized back to
 the photo's size), same IoU code for all. Latency is each model's float TFLite file on
-LiteRT (2 threads, median), MediaPipe's as shipped. Writes a markdown table (with the
-issue's accuracy targets marked met or missed) and an IoU-vs-latency figure to --out:
-accuracy.md/.png, or accuracy_<models>.md/.png for a run over --models only.
+LiteRT (2 threads, median), MediaPipe's as shipped, all timed together at the end in
+interleaved rounds, so that the machine's drift during the run does not bias the ratios.
+Writes a markdown table (with the issue's accuracy targets marked met or missed) and an
+IoU-vs-latency figure to --out: accuracy.md/.png, or accuracy_<models>.md/.png for a run
+over --models only.
 
     SELFIESEG_DATA=../shared/data SELFIESEG_ANCHORS=../shared/anchors \\
         .venv/bin/python benchmarks/accuracy.py --out benchmarks/results
@@ -24,6 +26,7 @@ BEST_TARGET, EACH_TARGET, SINET_TARGET, SINET_PARAMS = 0.970, 0.950, 0.955, 100_
 def main(argv=None) -> int:
     options = parser(__doc__)
     options.add_argument("--models", help="comma-separated shipped models (default: all shipped)")
+    options.add_argument("--runs", type=int, default=100, help="timed invokes per model (in 5 interleaved rounds)")
     args = options.parse_args(argv)
     plt = pyplot()
 
@@ -31,7 +34,7 @@ def main(argv=None) -> int:
     from selfieseg.export import export
     from selfieseg.inference import Segmenter, TFLiteSegmenter
     from selfieseg.models import list_models
-    from selfieseg.models.profile import tflite_latency
+    from selfieseg.models.profile import tflite_latencies
     from selfieseg.train import evaluate_split
 
     names = args.models.split(",") if args.models else shipped_models()
@@ -46,20 +49,23 @@ def main(argv=None) -> int:
         segmenter = TFLiteSegmenter(path)
         scores = evaluate_split(segmenter, test)
         rows.append((label, None, "x".join(map(str, segmenter.input_hw)), scores.mean_iou, scores.dataset_iou,
-                     tflite_latency(path) * 1e3, path.stat().st_size / 1024))
+                     path, path.stat().st_size / 1024))
     exports = Path(tempfile.mkdtemp(prefix="selfieseg-accuracy-"))
     for name in names:
         segmenter = Segmenter(name)
         scores = evaluate_split(segmenter, test)
         path = export(segmenter.model, exports / f"{name}.tflite", verbose=0)
         rows.append((name, params[name], "x".join(map(str, segmenter.input_hw)), scores.mean_iou, scores.dataset_iou,
-                     tflite_latency(path) * 1e3, path.stat().st_size / 1024))
+                     path, path.stat().st_size / 1024))
+    seconds = tflite_latencies([row[5] for row in rows], runs=args.runs)
+    rows = [(*row[:5], ms * 1e3, row[6]) for row, ms in zip(rows, seconds)]
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     mediapipe_iou, mediapipe_ms = rows[0][3], rows[0][5]
     lines = [f"PFCN test split, {len(test)} images, per-image mean person IoU (and dataset IoU). Latency: float TFLite "
-             "on LiteRT, batch 1, 2 threads, median; ratios are to MediaPipe (general).", "",
+             f"on LiteRT, batch 1, 2 threads, median of {args.runs} invokes timed in 5 interleaved rounds; ratios are to "
+             "MediaPipe (general).", "",
              run_line(names), "",
              "| model | params | input | mean IoU | IoU - MediaPipe | dataset IoU | TFLite ms | latency / MediaPipe | size KB |",
              "|---|---|---|---|---|---|---|---|---|"]

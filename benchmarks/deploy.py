@@ -2,7 +2,8 @@
 
 For each shipped model and each mode (float, fp16, dynamic, int8 per channel, int8 per
 tensor, QAT int8): file size, TFLite latency (LiteRT, 2 threads, median of --runs
-invokes after warm-up), ONNX Runtime latency (float ONNX), and per-image mean person IoU
+invokes after warm-up; every file timed together at the end in interleaved rounds, so
+the machine's drift over a long run does not bias the ratios), ONNX Runtime latency (float ONNX), and per-image mean person IoU
 on the PFCN test split, decoded once and shared by every row. MediaPipe's two models are
 measured the same way in the same run; ratios are to MediaPipe (general, 256x256).
 
@@ -47,7 +48,7 @@ def main(argv=None) -> int:
     from selfieseg.demo import shipped_models
     from selfieseg.export import export
     from selfieseg.inference import OnnxSegmenter, Segmenter, TFLiteSegmenter
-    from selfieseg.models.profile import onnx_latency, tflite_latency
+    from selfieseg.models.profile import onnx_latency, tflite_latencies
 
     names = args.models.split(",") if args.models else shipped_models()
     unknown = sorted(set(names) - set(shipped_models()))
@@ -61,8 +62,8 @@ def main(argv=None) -> int:
 
     rows = []  # (model, mode, KB, tflite ms, onnx ms, IoU)
     for label, path in mediapipe_files(args.anchors):
-        rows.append((label, "float (as shipped)", path.stat().st_size / 1024, tflite_latency(path, runs=args.runs) * 1e3,
-                     None, evaluate(TFLiteSegmenter(path), samples)))
+        rows.append((label, "float (as shipped)", path.stat().st_size / 1024, path, None,
+                     evaluate(TFLiteSegmenter(path), samples)))
         print(rows[-1])
     stem = f"deploy_{'_'.join(names)}" if args.models else "deploy"
     for name in names:
@@ -81,14 +82,17 @@ def main(argv=None) -> int:
             export(keras_model, path, quantize=quantize, per_channel=mode != "int8_per_tensor", qat_steps=args.qat_steps,
                    samples=64, verbose=0)
             seconds = time.time() - started
-            rows.append((name, mode, path.stat().st_size / 1024, tflite_latency(path, runs=args.runs) * 1e3, None,
-                         evaluate(TFLiteSegmenter(path), samples)))
+            rows.append((name, mode, path.stat().st_size / 1024, path, None, evaluate(TFLiteSegmenter(path), samples)))
             print(rows[-1], f"(export {seconds:.0f} s)")
 
+    # every TFLite file timed together, in interleaved rounds: drift over the run hits all alike
+    timed = [index for index, row in enumerate(rows) if isinstance(row[3], Path)]
+    for index, seconds in zip(timed, tflite_latencies([rows[index][3] for index in timed], runs=args.runs)):
+        rows[index] = (*rows[index][:3], seconds * 1e3, *rows[index][4:])
     mediapipe_ms, mediapipe_iou = rows[0][3], rows[0][5]
     lines = [
         f"PFCN test split, {len(samples)} images, per-image mean person IoU. Latency: median of {args.runs} invokes "
-        "after warm-up, batch 1, 2 threads (TFLite on LiteRT; ONNX on ONNX Runtime CPU). Ratios are to MediaPipe (general).",
+        "after warm-up (TFLite: all files timed together in 5 interleaved rounds), batch 1, 2 threads (TFLite on LiteRT; ONNX on ONNX Runtime CPU). Ratios are to MediaPipe (general).",
         "",
         run_line(names),
         "",

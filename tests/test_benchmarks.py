@@ -40,7 +40,7 @@ def sinet_digest() -> str:
 
 
 def test_accuracy_and_deploy_measure_the_shipped_weights_and_agree(tmp_path, data_root, anchors_root):
-    done = run_script("accuracy.py", "--models", "sinet", "--limit", 3, "--out", tmp_path, anchors=anchors_root)
+    done = run_script("accuracy.py", "--models", "sinet", "--limit", 3, "--runs", 10, "--out", tmp_path, anchors=anchors_root)
     assert done.returncode == 0, done.stderr[-3000:]
     accuracy = (tmp_path / "accuracy_sinet.md").read_text()
     assert (tmp_path / "accuracy_sinet.png").stat().st_size > 10_000

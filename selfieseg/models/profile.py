@@ -86,6 +86,33 @@ def tflite_latency(path, runs: int = 50, warmup: int = 5, threads: int = 2) -> f
     return float(np.median(times))
 
 
+def tflite_latencies(paths, runs: int = 50, warmup: int = 5, threads: int = 2, rounds: int = 5) -> list[float]:
+    """Median seconds of one invoke for each ``.tflite`` file, timed in interleaved rounds.
+
+    A shared or throttled CPU changes speed over minutes, so files timed one after the
+    other can differ by the machine's drift rather than by the model. Here every file
+    gets ``runs // rounds`` invokes per round, round after round, so drift touches them
+    all alike and the ratios between them (the number a comparison reports) stay put.
+    """
+    interpreters = []
+    for path in paths:
+        interpreter = make_interpreter(path, threads)
+        detail = interpreter.get_input_details()[0]
+        interpreter.set_tensor(detail["index"], np.random.default_rng(0).random(detail["shape"]).astype(detail["dtype"]))
+        for _ in range(warmup):
+            interpreter.invoke()
+        interpreters.append(interpreter)
+    times = [[] for _ in interpreters]
+    per_round = max(1, runs // max(1, rounds))
+    for _ in range(max(1, rounds)):
+        for interpreter, spent in zip(interpreters, times):
+            for _ in range(per_round):
+                start = time.perf_counter()
+                interpreter.invoke()
+                spent.append(time.perf_counter() - start)
+    return [float(np.median(spent)) for spent in times]
+
+
 def to_tflite(model, path=None) -> Path:
     """Export a float TFLite file with Keras's LiteRT exporter; returns its path."""
     path = Path(path) if path else Path(tempfile.mkdtemp()) / f"{model.name}.tflite"

@@ -195,3 +195,14 @@ def test_sliced_encoder_needs_rgb_and_unknown_sources_are_refused():
 
 
 # TFLite and ONNX parity of all four full models: tests/test_export.py
+
+
+def test_interleaved_latencies_time_every_file_and_rank_them_by_cost(tmp_path, anchors_root):
+    """tflite_latencies: one median per file, in order; MediaPipe at 256 px is slower than SINet at 96."""
+    from selfieseg.models.profile import tflite_latencies, to_tflite
+
+    small = to_tflite(build("sinet", input_size=96), tmp_path / "small.tflite")
+    large = anchors_root / "mediapipe_selfie_segmentation.tflite"
+    fast, slow, fast_again = tflite_latencies([small, large, small], runs=9, warmup=2, rounds=3)
+    assert 0 < fast < slow and 0 < fast_again < slow
+    assert slow > 1.5 * max(fast, fast_again)
