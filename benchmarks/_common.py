@@ -67,3 +67,20 @@ def run_line(names) -> str:
 
     digests = [f"{name} `{hashlib.sha256(shipped_weights_path(name).read_bytes()).hexdigest()[:12]}`" for name in names]
     return f"Run {time.strftime('%Y-%m-%d')}; weights (sha256 prefix): {', '.join(digests)}."
+
+
+def chosen_models(models, stem: str) -> tuple[list[str], str]:
+    """The shipped models a run measures (``--models``, else all) and its output file stem.
+
+    A run over some models writes ``<stem>_<models>`` so that the full run's table, which
+    holds one run with MediaPipe beside every model, is never replaced by a partial one.
+    Unknown names are refused before any work starts.
+    """
+    from selfieseg.demo import shipped_models
+
+    shipped = shipped_models()
+    names = models.split(",") if models else shipped
+    unknown = sorted(set(names) - set(shipped))
+    if unknown:
+        raise SystemExit(f"not shipped: {', '.join(unknown)}; shipped models are {', '.join(shipped)}.")
+    return names, f"{stem}_{'_'.join(names)}" if models else stem

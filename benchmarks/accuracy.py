@@ -17,7 +17,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from _common import mediapipe_files, parser, pfcn_test, pyplot, run_line
+from _common import chosen_models, mediapipe_files, parser, pfcn_test, pyplot, run_line
 
 #: the targets of issue 5 (PFCN test, per-image mean IoU)
 BEST_TARGET, EACH_TARGET, SINET_TARGET, SINET_PARAMS = 0.970, 0.950, 0.955, 100_000
@@ -37,11 +37,7 @@ def main(argv=None) -> int:
     from selfieseg.models.profile import tflite_latencies
     from selfieseg.train import evaluate_split
 
-    names = args.models.split(",") if args.models else shipped_models()
-    unknown = sorted(set(names) - set(shipped_models()))
-    if unknown:
-        raise SystemExit(f"not shipped: {', '.join(unknown)}; shipped models are {', '.join(shipped_models())}.")
-    stem = f"accuracy_{'_'.join(names)}" if args.models else "accuracy"
+    names, stem = chosen_models(args.models, "accuracy")
     test = pfcn_test(args.limit)
     params = {row["name"]: row["params"] for row in list_models()}
     rows = []  # (label, params, input, mean IoU, dataset IoU, ms, KB)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from _common import mediapipe_files, parser, pfcn_test, pyplot, run_line
+from _common import chosen_models, mediapipe_files, parser, pfcn_test, pyplot, run_line
 
 MODES = ("none", "fp16", "dynamic", "int8", "int8_per_tensor", "qat")
 
@@ -45,15 +45,11 @@ def main(argv=None) -> int:
     plt = pyplot()
     from tqdm.auto import tqdm
 
-    from selfieseg.demo import shipped_models
     from selfieseg.export import export
     from selfieseg.inference import OnnxSegmenter, Segmenter, TFLiteSegmenter
     from selfieseg.models.profile import onnx_latency, tflite_latencies
 
-    names = args.models.split(",") if args.models else shipped_models()
-    unknown = sorted(set(names) - set(shipped_models()))
-    if unknown:
-        raise SystemExit(f"not shipped: {', '.join(unknown)}; shipped models are {', '.join(shipped_models())}.")
+    names, stem = chosen_models(args.models, "deploy")
     test = pfcn_test(args.limit)
     samples = list(tqdm(test, total=len(test), desc="decoding PFCN test"))
     out = Path(args.out)
@@ -65,7 +61,6 @@ def main(argv=None) -> int:
         rows.append((label, "float (as shipped)", path.stat().st_size / 1024, path, None,
                      evaluate(TFLiteSegmenter(path), samples)))
         print(rows[-1])
-    stem = f"deploy_{'_'.join(names)}" if args.models else "deploy"
     for name in names:
         keras_model = Segmenter(name).model
         keras_iou = evaluate(Segmenter(keras_model), samples)

@@ -72,18 +72,7 @@ def make_interpreter(path, threads: int = 2):
 
 def tflite_latency(path, runs: int = 50, warmup: int = 5, threads: int = 2) -> float:
     """Median seconds of one invoke of a ``.tflite`` model after warm-up."""
-    interpreter = make_interpreter(path, threads)
-    detail = interpreter.get_input_details()[0]
-    x = np.random.default_rng(0).random(detail["shape"]).astype(detail["dtype"])
-    interpreter.set_tensor(detail["index"], x)
-    for _ in range(warmup):
-        interpreter.invoke()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        interpreter.invoke()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return tflite_latencies([path], runs=runs, warmup=warmup, threads=threads, rounds=1)[0]
 
 
 def tflite_latencies(paths, runs: int = 50, warmup: int = 5, threads: int = 2, rounds: int = 5) -> list[float]:

@@ -203,6 +203,6 @@ def test_interleaved_latencies_time_every_file_and_rank_them_by_cost(tmp_path, a
 
     small = to_tflite(build("sinet", input_size=96), tmp_path / "small.tflite")
     large = anchors_root / "mediapipe_selfie_segmentation.tflite"
-    fast, slow, fast_again = tflite_latencies([small, large, small], runs=9, warmup=2, rounds=3)
+    fast, slow, fast_again = tflite_latencies([small, large, small], runs=60, warmup=3, rounds=3)
     assert 0 < fast < slow and 0 < fast_again < slow
     assert slow > 1.5 * max(fast, fast_again)
