@@ -32,11 +32,26 @@ cells += [
   blur, noise; the same geometry), and a KL term pulls that prediction towards the
   first. It teaches the model that lighting is not shape, at twice the compute per step;
   the shipped models were trained without it (the CPU budget went to more epochs).
+* **Distillation** (optional, `--teacher portraitnet --distill 0.5`): a small model learns
+  from a larger one's probabilities as well as from the labels. The teacher runs once
+  over the cache (its maps are stored beside it, keyed by a hash of its weights), the
+  maps are warped with the masks, and each training target becomes
+  `(1 - distill) * mask + distill * teacher`; validation keeps the plain masks. It costs
+  nothing per step. The shipped MobileNet U-Nets were distilled from PortraitNet; no
+  run without the teacher was made beside them, so the gain of distillation alone is
+  not measured.
+* **Time budget** (optional, `--minutes 30`): for a Colab session or a rented GPU. The
+  cosine schedule follows the clock instead of the epoch count, and training stops at
+  an epoch's end before the budget runs out; `--epochs` becomes a ceiling. With
+  `--workers 4`, threads prepare batches so that a GPU does not wait on augmentation.
 * **Encoder start**: ImageNet where it is cached (PortraitNet's MobileNetV2 width 1.0; the
   MobileNetV2 U-Net takes those weights sliced to width 0.5), from scratch otherwise.
   Batch-norm momentum is capped at 0.99 so running statistics keep up in short runs.
 * **Optimiser**: AdamW, a one-epoch warm-up then cosine decay.
 * **Checkpoints** every epoch, and `--resume` continues a killed run where it stopped.
+* **Backends**: the same `train()` runs on Keras's JAX backend (`KERAS_BACKEND=jax`),
+  which is how the MobileNet U-Nets' last stages ran on a GPU machine without TensorFlow;
+  each card's stage table says which machine trained which stage.
 """),
     code("""
 import json
@@ -108,12 +123,25 @@ selfieseg ship --run runs/portraitnet_160    # evaluate, copy into the package, 
 ```
 
 Measured on this project's 2-core CPU (batch 16, median step after warm-up): SINet at
-224 about 2.2-2.7 s per step, PortraitNet at 224 about 4.4 s and at 160 about 2.6 s,
-MobileNetV2-0.5 U-Net at 128 about 1.0 s (`train_on_batch`; inside `fit`, with data
-loading and validation, one of its epochs took about 3.75 min alone on the machine);
-an epoch over PFCN train + PicsArt (2,233 training images) is about 140 steps. Anything
-else running on the two cores (a test suite, a notebook) roughly doubles these. A Colab GPU is much faster per step; we have not
-measured one in this project, so no number is given here.
+224 about 2.2-2.7 s per step, PortraitNet at 224 about 4.4 s and at 160 about 1.5 s,
+MobileNetV2-0.5 U-Net at 128 about 1.0 s; an epoch over PFCN train + PicsArt (2,233
+training images) is about 140 steps, so PortraitNet's second stage took about 4 min an
+epoch with validation. Anything else running on the two cores (a test suite, a
+notebook) roughly doubles these.
+
+One trap cost the first runs a third of their time: the first time TensorFlow's
+generator dataset runs (Keras wraps every `PyDataset` in one), it pins glibc's malloc
+trim threshold at 128 KB, which switches off glibc's adaptive mmap threshold, so every
+large activation buffer is mapped and unmapped again on every step. Measured on
+PortraitNet at 160: `fit` 2.20 s per step, `train_on_batch` on the same batches 1.59 s,
+`fit` after restoring the thresholds 1.50 s. `selfieseg.train` restores them after every
+step (`restore_malloc_thresholds`); the shipped SINet and U-Net runs, and PortraitNet's
+first stage, were trained before that fix.
+
+On a GPU the same command is two orders of magnitude faster: an H100 (Keras on JAX,
+batch 32) trained the MobileNetV3 U-Net at 192 for 27 epochs in 3.9 min, about 9 s an
+epoch, where this CPU takes about 7.5 min (its card's stage table has both). We have not
+measured a Colab GPU; expect it between the two.
 
 ## The shipped models: loss curves from their own runs
 
