@@ -76,7 +76,7 @@ def test_video_benchmark_runs_every_pipeline(tmp_path, data_root, anchors_root):
                       "--out", tmp_path, anchors=anchors_root)
     assert done.returncode == 0, done.stderr[-3000:]
     video = (tmp_path / "video.md").read_text()
-    assert f"sinet `{sinet_digest()}`" in video and "12 frames, 2 cores" in video
+    assert f"sinet `{sinet_digest()}`" in video and "3 interleaved rounds of 4 frames, 2 cores" in video
     rows = {row[0]: row for row in table_rows(video) if len(row) == 5}
     assert set(rows) == {"sinet frame by frame", "sinet + smoothing", "MediaPipe frame by frame",
                          "MediaPipe + our smoothing"}

@@ -20,6 +20,9 @@ def test_ship_writes_weights_and_a_card_measured_beside_mediapipe(tmp_path, data
     assert card["mediapipe"]["pfcn_test_iou"] > 0.9  # measured in this call, on the same images
     for key in ("int8", "int8_per_tensor"):  # both quantizations, each evaluated and timed
         assert 0 <= card[key]["pfcn_test_iou"] <= 1 and card[key]["tflite_ms"] > 0, key
+    assert card["tflite_ms"] > 0 and card["mediapipe"]["tflite_ms"] > 0 and card["latency_runs"] == 6
+    # MediaPipe's 256-px float file is timed in the same rounds as this 64-px one, and costs more
+    assert card["mediapipe"]["tflite_ms"] > card["tflite_ms"]
     assert card["int8_per_tensor"]["tflite_kb"] < card["int8"]["tflite_kb"]  # one scale per tensor: fewer bytes
     assert card["training"]["epochs"] == 2 and len(card["history"]) == 2
     saved = json.loads((tmp_path / "weights" / "sinet_tiny.json").read_text())
@@ -27,6 +30,7 @@ def test_ship_writes_weights_and_a_card_measured_beside_mediapipe(tmp_path, data
     text = (tmp_path / "weights" / "sinet_tiny.md").read_text()
     assert "| PFCN test IoU" in text and "## Training log" in text
     assert "Trained at 32x32; served at 64" in text
+    assert "median of 6 invokes per file" in text and "interleaved rounds" in text
     assert "int8 TFLite (per channel): PFCN test IoU" in text and "int8 TFLite (per tensor): size" in text
     assert card["training"]["encoder_start"] == "random (from scratch)" and "Start: random (from scratch)" in text
     model = load("sinet_tiny", weights=tmp_path / "weights" / "sinet_tiny.weights.h5")
@@ -54,6 +58,15 @@ def test_a_later_stage_card_counts_the_earlier_stages(tmp_path, tiny_run):
                   **{**kwargs, "steps_per_epoch": 1})
     [stage] = earlier_stages(state["settings"])
     assert stage["epochs"] == 2 and stage["wall_minutes"] == 1.5 and len(stage["history"]) == 2
+    # shipping the second run puts its weights and card where it started from; shipping it
+    # again (another serving size) must not count the run as its own earlier stage
+    kept_weights, kept_card = (shipped / "sinet_tiny.weights.h5").read_bytes(), (shipped / "sinet_tiny.json").read_text()
+    (shipped / "sinet_tiny.weights.h5").write_bytes((second / "best.weights.h5").read_bytes())
+    (shipped / "sinet_tiny.json").write_text(json.dumps({"training": {"epochs": 1, "earlier_stages": [stage]}}))
+    assert earlier_stages(state["settings"], weights=second / "best.weights.h5") == [stage]
+    assert [s["epochs"] for s in earlier_stages(state["settings"])] == [2, 1]  # without its weights: a later run's view
+    (shipped / "sinet_tiny.weights.h5").write_bytes(kept_weights)
+    (shipped / "sinet_tiny.json").write_text(kept_card)
     # a third run started from the second run's folder: both earlier stages, oldest first
     stages = earlier_stages({"init_weights": str(second / "best.weights.h5")})
     assert [s["epochs"] for s in stages] == [2, 1] and stages[1]["augment"] == "mild"

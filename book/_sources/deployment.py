@@ -95,26 +95,29 @@ print("largest probability difference, TFLite vs ONNX:", float(np.abs(probabilit
 ## Agreement with Keras, and speed beside MediaPipe
 
 The library's own `Segmenter` (Keras) is the reference. Latency is the median of many
-invokes after warm-up, batch 1, 2 threads, on this machine.
+invokes after warm-up, batch 1, 2 threads, on this machine; the TFLite files (MediaPipe's
+included) are timed in interleaved rounds, ONNX Runtime after them.
 """),
     code("""
 import os
 
 from selfieseg.inference import Segmenter
 from selfieseg.metrics import iou
-from selfieseg.models.profile import onnx_latency, tflite_latency
+from selfieseg.models.profile import onnx_latency, tflite_latencies
 
 keras_probability = Segmenter(MODEL).predict(photo)
 for label, mask in (("TFLite", lite_mask), ("ONNX", onnx_mask)):
     print(f"{label}: mask IoU with Keras {iou(keras_probability > 0.5, mask):.5f}")
 
 runs = 10 if FAST else 200
-timings = {"float TFLite": tflite_latency(folder / "model.tflite", runs=runs),
-           "int8 TFLite": tflite_latency(folder / "model_int8.tflite", runs=runs),
-           "ONNX Runtime": onnx_latency(folder / "model.onnx", runs=runs)}
+lite_files = {"float TFLite": folder / "model.tflite", "int8 TFLite": folder / "model_int8.tflite"}
 anchors = os.environ.get("SELFIESEG_ANCHORS")
 if anchors:
-    timings["MediaPipe TFLite"] = tflite_latency(Path(anchors) / "mediapipe_selfie_segmentation.tflite", runs=runs)
+    lite_files["MediaPipe TFLite"] = Path(anchors) / "mediapipe_selfie_segmentation.tflite"
+# the .tflite files are timed together, in alternating rounds, so that a laptop's or
+# Colab's drift in speed does not favour one of them
+timings = dict(zip(lite_files, tflite_latencies(list(lite_files.values()), runs=runs)))
+timings["ONNX Runtime"] = onnx_latency(folder / "model.onnx", runs=runs)
 for label, seconds in timings.items():
     print(f"{label:18s} {seconds * 1e3:6.2f} ms")
 plt.figure(figsize=(6, 2.5))

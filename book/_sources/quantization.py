@@ -95,7 +95,7 @@ from pathlib import Path
 from selfieseg.data import open_dataset
 from selfieseg.export import export
 from selfieseg.inference import Segmenter, TFLiteSegmenter
-from selfieseg.models.profile import tflite_latency
+from selfieseg.models.profile import tflite_latencies
 from selfieseg.train import evaluate_split
 
 test = open_dataset("pfcn", split="test")
@@ -107,7 +107,11 @@ for mode, options in [("none", {}), ("fp16", {}), ("dynamic", {}), ("int8", {}),
     label = mode if options.get("per_channel", True) else "int8 per tensor"
     path = export(model, folder / f"{label.replace(' ', '_')}.tflite", quantize=mode, samples=16 if FAST else 64, **options)
     score = evaluate_split(TFLiteSegmenter(path), test, progress=False).mean_iou
-    rows.append((label, path.stat().st_size / 1024, tflite_latency(path, runs=10 if FAST else 100) * 1e3, score))
+    rows.append((label, path.stat().st_size / 1024, path, score))
+# all five files timed together, in alternating rounds, so the machine's drift in speed
+# over the minutes above cannot favour one mode
+latencies = tflite_latencies([path for _, _, path, _ in rows], runs=10 if FAST else 100)
+rows = [(label, kb, seconds * 1e3, score) for (label, kb, _, score), seconds in zip(rows, latencies)]
 print(f"Keras float IoU on {len(test)} test portraits: {float_iou:.4f}")
 print(f"{'mode':16s} {'KB':>7s} {'ms':>7s} {'IoU':>7s} {'drop':>7s}")
 for label, kb, ms, score in rows:

@@ -80,8 +80,9 @@ def tflite_latencies(paths, runs: int = 50, warmup: int = 5, threads: int = 2, r
 
     A shared or throttled CPU changes speed over minutes, so files timed one after the
     other can differ by the machine's drift rather than by the model. Here every file
-    gets ``runs // rounds`` invokes per round, round after round, so drift touches them
-    all alike and the ratios between them (the number a comparison reports) stay put.
+    gets ``runs`` invokes in all, split over ``rounds`` rounds that visit the files in
+    turn, so drift touches them all alike and the ratios between them (the number a
+    comparison reports) stay put.
     """
     interpreters = []
     for path in paths:
@@ -92,8 +93,9 @@ def tflite_latencies(paths, runs: int = 50, warmup: int = 5, threads: int = 2, r
             interpreter.invoke()
         interpreters.append(interpreter)
     times = [[] for _ in interpreters]
-    per_round = max(1, runs // max(1, rounds))
-    for _ in range(max(1, rounds)):
+    runs, rounds = max(1, int(runs)), max(1, min(int(rounds), int(runs)))
+    for round_index in range(rounds):
+        per_round = runs // rounds + (round_index < runs % rounds)  # exactly `runs` invokes per file
         for interpreter, spent in zip(interpreters, times):
             for _ in range(per_round):
                 start = time.perf_counter()
@@ -110,7 +112,11 @@ def to_tflite(model, path=None) -> Path:
 
 
 def profile(model, runs: int = 20, tflite: bool = True) -> dict:
-    """Parameters, MACs, Keras latency and (optionally) LiteRT latency of ``model``."""
+    """Parameters, MACs, Keras latency and (optionally) LiteRT latency of ``model``.
+
+    The row keeps its float TFLite file as ``tflite_path``, so a table of several rows
+    can be re-timed together with :func:`time_together`.
+    """
     row = {
         "model": model.name,
         "input": "x".join(str(d) for d in model.input_shape[1:]),
@@ -120,6 +126,7 @@ def profile(model, runs: int = 20, tflite: bool = True) -> dict:
     }
     if tflite:
         path = to_tflite(model)
+        row["tflite_path"] = str(path)
         row["tflite_kb"] = path.stat().st_size / 1024
         row["tflite_ms"] = tflite_latency(path, runs=runs * 2) * 1e3
     return row
@@ -137,9 +144,23 @@ def mediapipe_row(anchors_dir, runs: int = 40, landscape: bool = False) -> dict:
         "params": None,
         "MMACs": None,
         "keras_ms": None,
+        "tflite_path": str(path),
         "tflite_kb": path.stat().st_size / 1024,
         "tflite_ms": tflite_latency(path, runs=runs) * 1e3,
     }
+
+
+def time_together(rows, runs: int = 40, rounds: int = 5) -> list[dict]:
+    """Re-time the ``tflite_path`` of every row in interleaved rounds; returns the rows.
+
+    Rows from :func:`profile` and :func:`mediapipe_row` are each timed when they are
+    made, minutes apart on a machine whose speed drifts; a table that compares them
+    (a ratio to MediaPipe) should take its ``tflite_ms`` from one interleaved timing.
+    """
+    timed = [row for row in rows if row.get("tflite_path")]
+    for row, seconds in zip(timed, tflite_latencies([row["tflite_path"] for row in timed], runs=runs, rounds=rounds)):
+        row["tflite_ms"] = seconds * 1e3
+    return rows
 
 
 def onnx_latency(path, runs: int = 50, warmup: int = 5, threads: int = 2) -> float:
