@@ -98,7 +98,7 @@ def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None) -> d
         target["tflite_ms"] = round(seconds * 1e3, 2)
     epochs_log = _read_log(run / "log.csv")
     card["history"] = _history(epochs_log)
-    earlier = earlier_stages(settings, weights=best)
+    earlier = without_this_run(earlier_stages(settings, weights=best), card["history"], card["training"]["wall_minutes"])
     if earlier:
         card["training"]["earlier_stages"] = earlier
         card["training"]["total_epochs"] = state["epoch"] + sum(stage["epochs"] for stage in earlier)
@@ -181,6 +181,16 @@ def earlier_stages(settings: dict, weights=None) -> list[dict]:
                  "history": _history(_read_log(init.parent / "log.csv"))}
         return [*earlier_stages(state["settings"]), stage]
     return []
+
+
+def without_this_run(stages: list[dict], history: list[dict], wall_minutes: float) -> list[dict]:
+    """``stages`` less any that is the run being shipped (same epoch-by-epoch log and time).
+
+    Cards shipped before :func:`earlier_stages` recognised a re-ship list the run as its
+    own earlier stage (the MobileNetV3 U-Net's did); shipping again repairs them.
+    """
+    return [stage for stage in stages
+            if not (history and stage.get("history") == history and stage.get("wall_minutes") == wall_minutes)]
 
 
 def _same_bytes(a: Path, b: Path) -> bool:

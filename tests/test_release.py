@@ -40,7 +40,7 @@ def test_ship_writes_weights_and_a_card_measured_beside_mediapipe(tmp_path, data
 def test_a_later_stage_card_counts_the_earlier_stages(tmp_path, tiny_run):
     """A run started with --init from shipped weights (or a run folder) is a second stage:
     the card lists the stages on record beside those weights and totals their epochs and time."""
-    from selfieseg.release import _markdown, earlier_stages
+    from selfieseg.release import _markdown, earlier_stages, without_this_run
     from selfieseg.train import train
 
     first, kwargs, first_state = tiny_run
@@ -65,6 +65,11 @@ def test_a_later_stage_card_counts_the_earlier_stages(tmp_path, tiny_run):
     (shipped / "sinet_tiny.json").write_text(json.dumps({"training": {"epochs": 1, "earlier_stages": [stage]}}))
     assert earlier_stages(state["settings"], weights=second / "best.weights.h5") == [stage]
     assert [s["epochs"] for s in earlier_stages(state["settings"])] == [2, 1]  # without its weights: a later run's view
+    # a card from before that fix lists the run as its own stage: shipping again drops it
+    log = [{"epoch": 0.0, "val_person_iou": 0.4}]
+    this = {"epochs": 1, "wall_minutes": 0.5, "history": log}
+    assert without_this_run([stage, this], log, 0.5) == [stage]
+    assert without_this_run([stage, this], log, 0.7) == [stage, this]  # same log, other time: another run
     (shipped / "sinet_tiny.weights.h5").write_bytes(kept_weights)
     (shipped / "sinet_tiny.json").write_text(kept_card)
     # a third run started from the second run's folder: both earlier stages, oldest first
