@@ -68,15 +68,20 @@ def test_quantized_sinet_files_are_smaller_and_agree_with_keras(pfcn_test, data_
     for mode, options in [("fp16", {}), ("dynamic", {}), ("int8", {}), ("int8_per_tensor", {"per_channel": False})]:
         path = export(model, tmp_path / f"{mode}.tflite", quantize=mode.split("_")[0], samples=8, root=data_root, **options)
         sizes[mode] = path.stat().st_size
-        diff, mask_iou = _compare(reference, TFLiteSegmenter(path), images)
+        lite = TFLiteSegmenter(path)
+        diff, mask_iou = _compare(reference, lite, images)
+        mean_diff = max(float(np.abs(reference.predict(i) - lite.predict(i)).mean()) for i in images)
         # float16 keeps float activations: tight. Dynamic range stores int8 weights and its
         # hybrid kernels quantize activations on the fly, per call: the shipped SINet
         # (stage 5) differs by up to 0.089 at single boundary pixels over 30 PFCN test
-        # portraits while the masks agree to IoU >= 0.997 (measured). int8 rounds everything.
-        bound = {"fp16": 0.05, "dynamic": 0.15}.get(mode, 0.35)
-        assert diff < bound, (mode, diff)
+        # portraits while the masks agree to IoU >= 0.997 (measured). int8 rounds every
+        # activation: single pixels move by up to 0.39 on these three portraits (measured),
+        # so its bound is on the mean difference (measured <= 0.015) and the masks.
+        if mode in ("fp16", "dynamic"):
+            assert diff < {"fp16": 0.05, "dynamic": 0.15}[mode], (mode, diff)
+        assert mean_diff < 0.04, (mode, mean_diff)
         if shipped_weights_path("sinet").exists():
-            assert mask_iou > (0.98 if mode in ("fp16", "dynamic") else 0.9), (mode, mask_iou)
+            assert mask_iou > (0.98 if mode in ("fp16", "dynamic") else 0.95), (mode, mask_iou)
         if mode.startswith("int8"):
             ops = tflite_operators(path)
             assert "QUANTIZE" in ops and "CONV_2D" in ops
