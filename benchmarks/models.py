@@ -21,10 +21,10 @@ def main(argv=None) -> int:
     from selfieseg.models import build
     from selfieseg.models.profile import mediapipe_row, profile, time_together
 
-    rows = [profile(build(name), runs=args.runs) for name in ("mnv2_unet", "mnv3_unet", "portraitnet", "sinet")]
+    rows = [profile(build(name), runs=args.runs, timed=False) for name in ("mnv2_unet", "mnv3_unet", "portraitnet", "sinet")]
     anchors = Path(args.anchors)
-    rows.append(mediapipe_row(anchors, runs=args.runs * 2))
-    rows.append(mediapipe_row(anchors, runs=args.runs * 2, landscape=True))
+    rows.append(mediapipe_row(anchors, timed=False))
+    rows.append(mediapipe_row(anchors, landscape=True, timed=False))
     time_together(rows, runs=args.runs * 2)  # one interleaved timing: ratios free of the machine's drift
     reference = rows[-2]["tflite_ms"]
 

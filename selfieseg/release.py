@@ -34,6 +34,7 @@ def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None) -> d
     from selfieseg.data import open_dataset
     from selfieseg.export import export
     from selfieseg.inference import Segmenter, TFLiteSegmenter
+    from selfieseg.io import atomic_path
     from selfieseg.models import WEIGHTS_DIR
     from selfieseg.models.profile import profile, tflite_latencies
     from selfieseg.train import evaluate_split
@@ -98,7 +99,7 @@ def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None) -> d
         target["tflite_ms"] = round(seconds * 1e3, 2)
     epochs_log = _read_log(run / "log.csv")
     card["history"] = _history(epochs_log)
-    earlier = without_this_run(earlier_stages(settings, weights=best), card["history"], card["training"]["wall_minutes"])
+    earlier = without_this_run(earlier_stages(settings), card["history"], card["training"]["wall_minutes"])
     if earlier:
         card["training"]["earlier_stages"] = earlier
         card["training"]["total_epochs"] = state["epoch"] + sum(stage["epochs"] for stage in earlier)
@@ -107,9 +108,14 @@ def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None) -> d
 
     target = Path(weights_dir) if weights_dir else WEIGHTS_DIR
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(best, target / f"{name}.weights.h5")
-    (target / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
-    (target / f"{name}.md").write_text(_markdown(card, epochs_log))
+    # each file replaced whole, so an interrupted ship never leaves half a weights file
+    # (or a card describing other weights) in the package
+    with atomic_path(target / f"{name}.weights.h5") as tmp:
+        shutil.copyfile(best, tmp)
+    for path, text in ((target / f"{name}.json", json.dumps(card, indent=2) + "\n"),
+                       (target / f"{name}.md", _markdown(card, epochs_log))):
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(text)
     return card
 
 
@@ -144,7 +150,7 @@ def _history(rows) -> list[dict]:
     return [{key: float(value) for key, value in row.items() if value not in ("", None)} for row in rows]
 
 
-def earlier_stages(settings: dict, weights=None) -> list[dict]:
+def earlier_stages(settings: dict) -> list[dict]:
     """The training that produced a run's ``init_weights``, oldest first, when it is on record.
 
     A run started from weights (``--init W``) is a later stage of one training: its card
@@ -153,10 +159,10 @@ def earlier_stages(settings: dict, weights=None) -> list[dict]:
     its own earlier stages) or the run folder ``W`` came from (``state.json`` + ``log.csv``).
     Weights with neither beside them are recorded by path only (in ``encoder_start``).
 
-    ``weights`` are the run's own final weights. Shipping copies them over ``W`` when ``W``
-    is the package's file (the usual ``--init selfieseg/weights/NAME.weights.h5``), so the
-    same run shipped again (say at another ``--input-size``) finds its *own* card beside
-    ``W``; identical bytes say so, and that card's earlier stages are the run's.
+    Shipping copies a run's weights over ``W`` when ``W`` is the package's file (the usual
+    ``--init selfieseg/weights/NAME.weights.h5``), so the same run shipped again (say at
+    another ``--input-size``) finds its *own* card beside ``W`` and lists itself as the
+    last stage: :func:`without_this_run` takes it out.
     """
     init = settings.get("init_weights")
     if not init:
@@ -167,8 +173,6 @@ def earlier_stages(settings: dict, weights=None) -> list[dict]:
         card = json.loads(card_path.read_text())
         training = dict(card.get("training", {}))
         stages = training.pop("earlier_stages", [])
-        if weights is not None and init.exists() and Path(weights).exists() and _same_bytes(init, weights):
-            return stages  # this card is the run's own, from an earlier ship
         for key in ("total_epochs", "total_wall_minutes"):
             training.pop(key, None)
         stage = {**training, "source": str(card_path), "pfcn_test_iou": card.get("pfcn_test_iou"),
@@ -186,16 +190,11 @@ def earlier_stages(settings: dict, weights=None) -> list[dict]:
 def without_this_run(stages: list[dict], history: list[dict], wall_minutes: float) -> list[dict]:
     """``stages`` less any that is the run being shipped (same epoch-by-epoch log and time).
 
-    Cards shipped before :func:`earlier_stages` recognised a re-ship list the run as its
-    own earlier stage (the MobileNetV3 U-Net's did); shipping again repairs them.
+    A run shipped a second time finds its own first card beside its ``init_weights``
+    (:func:`earlier_stages`); that stage is this run, not an earlier one.
     """
     return [stage for stage in stages
             if not (history and stage.get("history") == history and stage.get("wall_minutes") == wall_minutes)]
-
-
-def _same_bytes(a: Path, b: Path) -> bool:
-    a, b = Path(a), Path(b)
-    return a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
 
 
 def _encoder_start(settings: dict) -> str:

@@ -27,6 +27,9 @@ def test_ship_writes_weights_and_a_card_measured_beside_mediapipe(tmp_path, data
     assert card["training"]["epochs"] == 2 and len(card["history"]) == 2
     saved = json.loads((tmp_path / "weights" / "sinet_tiny.json").read_text())
     assert saved == card
+    # written through temporary files that are renamed into place: none is left behind
+    assert sorted(p.name for p in (tmp_path / "weights").iterdir()) == [
+        "sinet_tiny.json", "sinet_tiny.md", "sinet_tiny.weights.h5"]
     text = (tmp_path / "weights" / "sinet_tiny.md").read_text()
     assert "| PFCN test IoU" in text and "## Training log" in text
     assert "Trained at 32x32; served at 64" in text
@@ -40,7 +43,7 @@ def test_ship_writes_weights_and_a_card_measured_beside_mediapipe(tmp_path, data
 def test_a_later_stage_card_counts_the_earlier_stages(tmp_path, tiny_run):
     """A run started with --init from shipped weights (or a run folder) is a second stage:
     the card lists the stages on record beside those weights and totals their epochs and time."""
-    from selfieseg.release import _markdown, earlier_stages, without_this_run
+    from selfieseg.release import _history, _markdown, _read_log, earlier_stages, without_this_run
     from selfieseg.train import train
 
     first, kwargs, first_state = tiny_run
@@ -62,11 +65,15 @@ def test_a_later_stage_card_counts_the_earlier_stages(tmp_path, tiny_run):
     # again (another serving size) must not count the run as its own earlier stage
     kept_weights, kept_card = (shipped / "sinet_tiny.weights.h5").read_bytes(), (shipped / "sinet_tiny.json").read_text()
     (shipped / "sinet_tiny.weights.h5").write_bytes((second / "best.weights.h5").read_bytes())
-    (shipped / "sinet_tiny.json").write_text(json.dumps({"training": {"epochs": 1, "earlier_stages": [stage]}}))
-    assert earlier_stages(state["settings"], weights=second / "best.weights.h5") == [stage]
-    assert [s["epochs"] for s in earlier_stages(state["settings"])] == [2, 1]  # without its weights: a later run's view
-    # a card from before that fix lists the run as its own stage: shipping again drops it
+    history, wall = _history(_read_log(second / "log.csv")), round(state["seconds"] / 60, 1)
+    (shipped / "sinet_tiny.json").write_text(json.dumps(
+        {"history": history, "training": {"epochs": 1, "wall_minutes": wall, "earlier_stages": [stage]}}))
+    relisted = earlier_stages(state["settings"])  # the run's own card is beside its init weights now
+    assert [s["epochs"] for s in relisted] == [2, 1] and relisted[1]["history"] == history
+    assert without_this_run(relisted, history, wall) == [stage]
+    # the same card seen by a later run (another log) keeps both stages
     log = [{"epoch": 0.0, "val_person_iou": 0.4}]
+    assert without_this_run(relisted, log, wall) == relisted
     this = {"epochs": 1, "wall_minutes": 0.5, "history": log}
     assert without_this_run([stage, this], log, 0.5) == [stage]
     assert without_this_run([stage, this], log, 0.7) == [stage, this]  # same log, other time: another run

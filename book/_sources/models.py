@@ -15,15 +15,15 @@ COST_CODE = '''
 from selfieseg.models.profile import mediapipe_row, profile, time_together
 
 runs = 5 if FAST else 30
-rows = [profile(model, runs=runs)]
+rows = [profile(model, runs=runs, timed=False)]
 anchors = os.environ.get("SELFIESEG_ANCHORS")
 if anchors and os.path.isdir(anchors):
-    rows.append(mediapipe_row(anchors, runs=runs * 2))
-    # time both files again, in alternating rounds: a laptop's or Colab's speed drifts
-    # between two measurements minutes apart, and the ratio below should not
-    time_together(rows, runs=runs * 2)
+    rows.append(mediapipe_row(anchors, timed=False))
 else:
     print("MediaPipe's model not found: set SELFIESEG_ANCHORS to the folder holding mediapipe_selfie_segmentation.tflite")
+# time the files together, in alternating rounds: a laptop's or Colab's speed drifts
+# between two measurements minutes apart, and the ratio below should not
+time_together(rows, runs=runs * 2)
 
 
 def show(value, fmt):

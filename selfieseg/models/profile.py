@@ -111,11 +111,12 @@ def to_tflite(model, path=None) -> Path:
     return path
 
 
-def profile(model, runs: int = 20, tflite: bool = True) -> dict:
+def profile(model, runs: int = 20, tflite: bool = True, timed: bool = True) -> dict:
     """Parameters, MACs, Keras latency and (optionally) LiteRT latency of ``model``.
 
-    The row keeps its float TFLite file as ``tflite_path``, so a table of several rows
-    can be re-timed together with :func:`time_together`.
+    The row keeps its float TFLite file as ``tflite_path``. A table of several rows that
+    compares latencies should build them with ``timed=False`` (``tflite_ms`` left None)
+    and time them all at once with :func:`time_together`.
     """
     row = {
         "model": model.name,
@@ -128,12 +129,13 @@ def profile(model, runs: int = 20, tflite: bool = True) -> dict:
         path = to_tflite(model)
         row["tflite_path"] = str(path)
         row["tflite_kb"] = path.stat().st_size / 1024
-        row["tflite_ms"] = tflite_latency(path, runs=runs * 2) * 1e3
+        row["tflite_ms"] = tflite_latency(path, runs=runs * 2) * 1e3 if timed else None
     return row
 
 
-def mediapipe_row(anchors_dir, runs: int = 40, landscape: bool = False) -> dict:
-    """The same numbers for MediaPipe's selfie segmenter, measured in this run."""
+def mediapipe_row(anchors_dir, runs: int = 40, landscape: bool = False, timed: bool = True) -> dict:
+    """The same numbers for MediaPipe's selfie segmenter, measured in this run
+    (``timed=False``: latency left to :func:`time_together`)."""
     name = "mediapipe_selfie_segmentation_landscape.tflite" if landscape else "mediapipe_selfie_segmentation.tflite"
     path = Path(anchors_dir) / name
     interpreter = make_interpreter(path)
@@ -146,16 +148,16 @@ def mediapipe_row(anchors_dir, runs: int = 40, landscape: bool = False) -> dict:
         "keras_ms": None,
         "tflite_path": str(path),
         "tflite_kb": path.stat().st_size / 1024,
-        "tflite_ms": tflite_latency(path, runs=runs) * 1e3,
+        "tflite_ms": tflite_latency(path, runs=runs) * 1e3 if timed else None,
     }
 
 
 def time_together(rows, runs: int = 40, rounds: int = 5) -> list[dict]:
-    """Re-time the ``tflite_path`` of every row in interleaved rounds; returns the rows.
+    """Time the ``tflite_path`` of every row in interleaved rounds; returns the rows.
 
-    Rows from :func:`profile` and :func:`mediapipe_row` are each timed when they are
-    made, minutes apart on a machine whose speed drifts; a table that compares them
-    (a ratio to MediaPipe) should take its ``tflite_ms`` from one interleaved timing.
+    Rows timed one by one as they are made are minutes apart on a machine whose speed
+    drifts; a table that compares them (a ratio to MediaPipe) takes its ``tflite_ms``
+    from this one interleaved timing instead (make the rows with ``timed=False``).
     """
     timed = [row for row in rows if row.get("tflite_path")]
     for row, seconds in zip(timed, tflite_latencies([row["tflite_path"] for row in timed], runs=runs, rounds=rounds)):
