@@ -42,7 +42,6 @@ def main(argv=None) -> int:
     options.add_argument("--runs", type=int, default=100, help="timed invokes per latency")
     options.add_argument("--qat-steps", type=int, default=60, help="quantization-aware batches (of 8)")
     args = options.parse_args(argv)
-    plt = pyplot()
     from tqdm.auto import tqdm
 
     from selfieseg.export import export
@@ -106,27 +105,62 @@ def main(argv=None) -> int:
     (out / f"{stem}.md").write_text(table + "\n")
     print(table)
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for model, mode, kb, lite_ms, _, score in rows:
-        if lite_ms is None:
-            continue
-        marker = "*" if model.startswith("mediapipe") else "o"
-        label = f"{model} {mode}" if not model.startswith("mediapipe") else model
-        axes[0].scatter(lite_ms, score, marker=marker, s=60)
-        axes[0].annotate(label, (lite_ms, score), fontsize=6, xytext=(3, 3), textcoords="offset points")
-        axes[1].scatter(kb, score, marker=marker, s=60)
-        axes[1].annotate(label, (kb, score), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    plot(rows, out / f"{stem}.png")
+    print(f"wrote {out / f'{stem}.md'} and {out / f'{stem}.png'}")
+    return 0
+
+
+
+MODE_MARKERS = {"none": "o", "fp16": "s", "dynamic": "D", "int8": "^", "int8_per_tensor": "v", "qat": "P"}
+
+
+def plot(rows, path, floor: float = 0.9):
+    """Latency and file size against IoU: colour is the model, marker the export mode.
+
+    Points under ``floor`` (a quantization that failed, such as per-tensor int8 for
+    PortraitNet) are outlined on the bottom edge and their IoU is named in the title, so
+    the axis stays on the range where the working files differ.
+    """
+    from matplotlib.lines import Line2D
+
+    plt = pyplot()
+
+    drawn = [row for row in rows if row[3] is not None]
+    models = list(dict.fromkeys(row[0] for row in drawn))
+    colours = {model: plt.get_cmap("tab10")(index) for index, model in enumerate(models)}
+    scores = [row[5] for row in drawn if row[5] >= floor]
+    low, high = min(scores) - 0.004, max(scores) + 0.003
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2))
+    clipped = []
+    for model, mode, kb, lite_ms, _, score in drawn:
+        marker = "*" if model.startswith("mediapipe") else MODE_MARKERS.get(mode, "o")
+        if score < low:
+            clipped.append(f"{model} {mode} {score:.3f}")
+        for ax, x in zip(axes, (lite_ms, kb)):
+            ax.scatter(x, max(score, low + 0.0005), marker=marker, s=110 if marker == "*" else 55,
+                       color=colours[model], edgecolor="black" if score < low else "none", linewidth=0.8)
     axes[0].set_xlabel("TFLite latency, ms (2 threads, this CPU)")
     axes[1].set_xlabel("file size, KB (log scale)")
     axes[1].set_xscale("log")
     for ax in axes:
+        ax.set_ylim(low, high)
         ax.set_ylabel("PFCN test IoU")
         ax.grid(alpha=0.3)
-    fig.suptitle("Export modes beside MediaPipe, one run")
-    fig.tight_layout()
-    fig.savefig(out / f"{stem}.png", dpi=120)
-    print(f"wrote {out / f'{stem}.md'} and {out / f'{stem}.png'}")
-    return 0
+    model_keys = [Line2D([], [], marker="*" if m.startswith("mediapipe") else "o", linestyle="", color=colours[m],
+                         markersize=8, label=m) for m in models]
+    mode_keys = [Line2D([], [], marker=marker, linestyle="", color="grey", markersize=7, label=mode)
+                 for mode, marker in MODE_MARKERS.items() if any(row[1] == mode for row in drawn)]
+    fig.legend(handles=model_keys, title="model (colour)", fontsize=8, title_fontsize=8, ncol=len(model_keys),
+               loc="lower center", bbox_to_anchor=(0.5, 0.07))
+    fig.legend(handles=mode_keys, title="export mode (marker)", fontsize=8, title_fontsize=8, ncol=len(mode_keys),
+               loc="lower center", bbox_to_anchor=(0.5, -0.01))
+    title = "Export modes beside MediaPipe, one run"
+    if clipped:  # outlined on the bottom edge, their scores named here
+        title += "\noutlined on the bottom edge, below the axis: " + "; ".join(clipped)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.2, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

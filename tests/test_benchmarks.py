@@ -59,6 +59,7 @@ def test_accuracy_and_deploy_measure_the_shipped_weights_and_agree(tmp_path, dat
     assert done.returncode == 0, done.stderr[-3000:]
     deploy = (tmp_path / "deploy_sinet.md").read_text()
     assert f"sinet `{sinet_digest()}`" in deploy
+    assert (tmp_path / "deploy_sinet.png").stat().st_size > 10_000  # the figure, with its two legends
     modes = {(row[0], row[1]): row for row in table_rows(deploy)}
     assert set(modes) == {("mediapipe", "float (as shipped)"), ("mediapipe_landscape", "float (as shipped)"),
                           ("sinet", "keras float"), ("sinet", "onnx float"), ("sinet", "none"),
