@@ -110,7 +110,6 @@ def main(argv=None) -> int:
     return 0
 
 
-
 MODE_MARKERS = {"none": "o", "fp16": "s", "dynamic": "D", "int8": "^", "int8_per_tensor": "v", "qat": "P"}
 
 

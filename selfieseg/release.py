@@ -108,8 +108,9 @@ def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None) -> d
 
     target = Path(weights_dir) if weights_dir else WEIGHTS_DIR
     target.mkdir(parents=True, exist_ok=True)
-    # each file replaced whole, so an interrupted ship never leaves half a weights file
-    # (or a card describing other weights) in the package
+    # each file is replaced whole, so an interrupted ship leaves no half-written file; the
+    # three are written in turn, so one stopped between them can leave the old card beside
+    # the new weights (ship again to mend it)
     with atomic_path(target / f"{name}.weights.h5") as tmp:
         shutil.copyfile(best, tmp)
     for path, text in ((target / f"{name}.json", json.dumps(card, indent=2) + "\n"),
