@@ -98,6 +98,7 @@ def _cmd_train(args) -> int:
         distill=args.distill,
         minutes=args.minutes,
         workers=args.workers,
+        average_from=args.average_from,
     )
     print(f"{args.out}: epoch {state['epoch']}, best validation IoU {state['best']:.4f}, "
           f"{state['seconds'] / 60:.1f} min of training")
@@ -229,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float,
                    help="train to this wall-clock budget: --epochs becomes a ceiling, the cosine schedule follows time")
     p.add_argument("--workers", type=int, default=1, help="threads preparing batches (default 1)")
+    p.add_argument("--average-from", type=int, metavar="EPOCH",
+                   help="from this epoch (0 = the first) on, hold the learning rate and average the weights of "
+                        "every epoch (stochastic weight averaging); the average is validated and kept when best")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="person IoU of a model on a dataset split")

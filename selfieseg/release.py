@@ -138,6 +138,10 @@ def _training_summary(state: dict) -> dict:
         "wall_minutes": round(state.get("seconds", 0) / 60, 1),
         "best_validation_iou": round(state["best"], 4),
         "minutes": settings.get("minutes"),
+        "average_from": settings.get("average_from"),
+        "averaged_epochs": state.get("averaged", 0),
+        "average_rate": state.get("average_rate"),
+        "best_is_average": bool(state.get("best_is_average", False)),
         # runs from before the machine was recorded all trained on this project's CPUs
         "machine": settings.get("machine") or f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU",
     }
@@ -209,6 +213,16 @@ def _encoder_start(settings: dict) -> str:
             "imagenet_sliced": "ImageNet MobileNetV2 width 1.0, sliced to this width"}.get(source, str(source))
 
 
+def _schedule_words(t: dict, cosine: str) -> str:
+    """The learning-rate schedule in words; weight averaging holds the rate from its first epoch."""
+    rate = t.get("average_rate")
+    if t.get("average_from") is None or not rate:
+        return f"{cosine} from {t['learning_rate']}"
+    if t["average_from"] == 0:
+        return f"learning rate held at {rate:.2g} (the warm-up's, half of {t['learning_rate']})"
+    return f"{cosine} from {t['learning_rate']}, held at {rate:.2g} from epoch {t['average_from']}"
+
+
 def _markdown(card: dict, epochs_log) -> str:
     t = card["training"]
     mp = card.get("mediapipe")
@@ -243,10 +257,15 @@ def _markdown(card: dict, epochs_log) -> str:
         f"* Dataset IoU (pooled): {card['pfcn_test_dataset_iou']:.4f}.",
         f"* Training data: {', '.join(t['data'])} (PFCN: its train list only; the test list is never trained on).",
         (f"* Epochs: {t['epochs']} in a {t['minutes']:.1f}-minute budget, batch {t['batch_size']}, AdamW, "
-         f"cosine schedule over the budget from {t['learning_rate']}." if t.get("minutes") else
-         f"* Epochs: {t['epochs']} of {t['planned_epochs']} planned, batch {t['batch_size']}, AdamW, cosine schedule from {t['learning_rate']}."),
+         f"{_schedule_words(t, 'cosine schedule over the budget')}." if t.get("minutes") else
+         f"* Epochs: {t['epochs']} of {t['planned_epochs']} planned, batch {t['batch_size']}, AdamW, "
+         f"{_schedule_words(t, 'cosine schedule')}."),
         f"* Start: {t.get('encoder_start', 'not recorded')}; consistency loss weight {t.get('consistency', 0.0)}.",
         f"* Augmentation: {t.get('augment', 'full')}.",
+        *([f"* Weight averaging from epoch {t['average_from']}: {t.get('averaged_epochs', 0)} epochs averaged; "
+           "the weights shipped are "
+           + ("that average." if t.get("best_is_average") else "one epoch's own (the average scored lower).")]
+          if t.get("average_from") is not None and t.get("average_rate") else []),
         *([f"* Distilled from {t['teacher']} (teacher's share of each training target: {t.get('distill')})."]
           if t.get("teacher") else []),
         f"* Wall time: {t['wall_minutes']} min on {t['machine']}.",

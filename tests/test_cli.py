@@ -48,8 +48,10 @@ def test_train_distils_a_teacher_from_a_keras_file(tmp_path, data_root, training
               "--batch-size", "4"]
     out = tmp_path / "student"
     assert main([*common, "--out", str(out), "--teacher", str(teacher), "--distill", "0.4", "--minutes", "5",
-                 "--workers", "2"]) == 0
-    settings = json.loads((out / "state.json").read_text())["settings"]
+                 "--workers", "2", "--average-from", "0"]) == 0
+    state = json.loads((out / "state.json").read_text())
+    settings = state["settings"]
     assert settings["distill"] == 0.4 and settings["teacher"] == str(teacher) and settings["minutes"] == 5
+    assert settings["average_from"] == 0 and state["averaged"] == 1 and (out / "average.weights.h5").exists()
     assert main([*common, "--out", str(tmp_path / "x"), "--teacher", "no_such_model"]) == 2
     assert "no_such_model" in capsys.readouterr().err

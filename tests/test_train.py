@@ -266,3 +266,66 @@ def test_an_existing_cache_trains_without_the_raw_datasets(tiny_run, tmp_path, t
         training_sequences(("picsart",), 64, root=nowhere, cache_dir=tmp_path / "fresh_cache")
     with pytest.raises(DatasetError, match="never trained on"):
         training_sequences(("pfcn:test",), 64, cache_dir=training_cache)
+
+
+def test_weight_average_is_the_running_mean_and_is_restored_after_use():
+    from selfieseg.train import WeightAverage
+
+    net = build("sinet_tiny")
+    original = [np.array(v) for v in net.weights]
+    average = WeightAverage(net, start=0, validation=None, monitor="val_person_iou", out=Path("."))
+    rng = np.random.default_rng(0)
+    sets = [[rng.normal(size=w.shape).astype(w.dtype) for w in original] for _ in range(3)]
+    for weights in sets:
+        average.update(weights)
+    assert average.count == 3
+    with average.swapped_in():
+        inside = [np.array(v) for v in net.weights]
+    for got, *parts in zip(inside, *sets):
+        np.testing.assert_allclose(got, np.mean(parts, axis=0), rtol=1e-5, atol=1e-6)
+    for now, before in zip(net.weights, original):  # the model's own weights are back
+        np.testing.assert_array_equal(np.array(now), before)
+    with pytest.raises(ModelError, match="average_from"):
+        WeightAverage(net, start=-1, validation=None, monitor="val_person_iou", out=Path("."))
+
+
+def test_weight_averaging_holds_the_rate_validates_the_mean_and_resumes(tiny_run, tmp_path):
+    _, kwargs, _ = tiny_run
+    out = tmp_path / "averaged"
+    state = train(**{**kwargs, "out": out}, epochs=3, average_from=1, learning_rate=1e-3)
+    rows = list(csv.DictReader((out / "log.csv").open()))
+    assert len(rows) == 3 and rows[0]["val_average_iou"] == "nan"
+    scores = [float(row["val_average_iou"]) for row in rows[1:]]
+    assert all(0 <= s <= 1 for s in scores)
+    # after one epoch in the mean, the mean is that epoch's weights: the same score
+    assert scores[0] == pytest.approx(float(rows[1]["val_person_iou"]), abs=1e-6)
+    rates = [float(row["learning_rate"]) for row in rows]
+    assert rates[1] == rates[2] == pytest.approx(state["average_rate"])
+    assert state["averaged"] == 2 and state["settings"]["average_from"] == 1
+    assert (out / "average.weights.h5").exists()
+    best = max(float(r["val_person_iou"]) for r in rows)
+    assert state["best"] == pytest.approx(max([best, *scores]), abs=1e-6)
+    # the model card says the weights were averaged, and whether the average was shipped
+    from selfieseg.release import _markdown, _training_summary
+
+    summary = _training_summary(state)
+    assert summary["averaged_epochs"] == 2 and summary["average_from"] == 1
+    card = _markdown_lines(_markdown, summary)
+    assert "Weight averaging from epoch 1" in card and "2 epochs averaged" in card
+    assert f"held at {state['average_rate']:.2g} from epoch 1" in card
+    assert ("that average." in card) == state["best_is_average"]
+    assert "Weight averaging" not in _markdown_lines(_markdown, {**summary, "average_from": None})
+    # the averaged weights file holds the mean the run validated
+    from selfieseg.train import training_sequences
+
+    net = build("sinet_tiny", input_size=kwargs.get("input_size") or 32, logits=True)
+    net.load_weights(out / "average.weights.h5")
+    net.compile(loss=selfieseg.losses.SegmentationLoss(), metrics=[selfieseg.metrics.PersonIoU()])
+    _, val_seq = training_sequences(kwargs["data"], 32, batch_size=kwargs["batch_size"],
+                                    cache_dir=kwargs["cache_dir"], root=kwargs["root"])
+    assert net.evaluate(val_seq, verbose=0, return_dict=True)["person_iou"] == pytest.approx(scores[-1], abs=1e-5)
+    resumed = train(**{**kwargs, "out": out}, epochs=4, average_from=1, learning_rate=1e-3, resume=True)
+    assert resumed["averaged"] == 3 and resumed["average_rate"] == state["average_rate"]
+    with pytest.raises(ModelError, match="average_from"):
+        train(**{**kwargs, "out": tmp_path / "never"}, average_from=-2)
+    assert not (tmp_path / "never").exists()

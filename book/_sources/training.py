@@ -44,6 +44,19 @@ cells += [
   cosine schedule follows the clock instead of the epoch count, and training stops at
   an epoch's end before the budget runs out; `--epochs` becomes a ceiling. With
   `--workers 4`, threads prepare batches so that a GPU does not wait on augmentation.
+* **Weight averaging** (optional, `--average-from 0`): for a last stage. From that epoch
+  on the learning rate stays where the schedule put it, the weights at each epoch's end
+  join a running mean (stochastic weight averaging), and the mean is validated every
+  epoch and kept as the best checkpoint whenever it beats every single epoch. A
+  fine-tune at a small rate wanders around a good solution; the mean of the places it
+  visits tends to sit nearer the middle of that basin. Measured on the MobileNetV3
+  U-Net's last stage (30 epochs at 224 from weights trained at 192, rate held at 2e-4,
+  84 min on this CPU): validation IoU 0.9343 at the start, 0.9377 for the mean of all
+  30 epochs, 0.9390 for the best single epoch, which therefore shipped (PFCN test 0.9478
+  to 0.9506). On the same validation images mirrored the two tie (0.9377 and 0.9374):
+  the best of 30 noisy epochs flatters itself a little, the mean does not. The stage
+  also moved training to the served size, so the share of the gain due to averaging
+  alone is not measured.
 * **Encoder start**: ImageNet where it is cached (PortraitNet's MobileNetV2 width 1.0; the
   MobileNetV2 U-Net takes those weights sliced to width 0.5), from scratch otherwise.
   Batch-norm momentum is capped at 0.99 so running statistics keep up in short runs.
