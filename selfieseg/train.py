@@ -260,10 +260,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         improved = score is not None and score > self.best
         if improved:
             self.best = float(score)
-            if averaged:
-                with self.average.swapped_in():
-                    copy_weights_by_name(self.source or self.model, self.inference_model.layers)
-            else:
+            with self.average.swapped_in() if averaged else contextlib.nullcontext():
                 copy_weights_by_name(self.source or self.model, self.inference_model.layers)
             save_weights_atomic(self.inference_model, self.out / "best.weights.h5")
         state_path = self.out / "state.json"
@@ -282,6 +279,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.started = time.time()
         with atomic_path(state_path) as tmp:
             tmp.write_text(json.dumps(state, indent=2))
+
+
+def average_start(epoch) -> int:
+    """The epoch weight averaging starts at, refused unless it is a number >= 0."""
+    if int(epoch) < 0:
+        raise ModelError(f"average_from must be an epoch number >= 0, got {epoch}.")
+    return int(epoch)
 
 
 class WeightAverage(keras.callbacks.Callback):
@@ -303,9 +307,7 @@ class WeightAverage(keras.callbacks.Callback):
     def __init__(self, net: keras.Model, start: int, validation, monitor: str, out: Path, count: int = 0,
                  rate: float | None = None):
         super().__init__()
-        if int(start) < 0:
-            raise ModelError(f"average_from must be an epoch number >= 0, got {start}.")
-        self.net, self.start, self.validation, self.monitor, self.out = net, int(start), validation, monitor, out
+        self.net, self.start, self.validation, self.monitor, self.out = net, average_start(start), validation, monitor, out
         self.count, self.rate, self.score, self.mean = int(count), rate, None, None
 
     def on_train_begin(self, logs=None):
@@ -330,8 +332,6 @@ class WeightAverage(keras.callbacks.Callback):
             if logs is not None:  # CSVLogger fixes its columns at the first epoch
                 logs["val_average_iou"] = float("nan")
             return
-        if logs is not None:
-            logs["learning_rate"] = self.rate
         self.update([np.array(v) for v in self.net.weights])
         with self.swapped_in():
             result = self.model.evaluate(self.validation, verbose=0, return_dict=True)
@@ -513,8 +513,6 @@ def train(
         raise ModelError(f"consistency weight must be >= 0 (0 turns it off), got {consistency}.")
     if minutes is not None:
         budget_seconds(minutes)  # a bad budget fails before any data is read
-    if average_from is not None and int(average_from) < 0:
-        raise ModelError(f"average_from must be an epoch number >= 0, got {average_from}.")
     out = Path(out)
     state_path = out / "state.json"
     size = int(input_size or spec.input_size)
@@ -524,7 +522,8 @@ def train(
                     augment=augment if augment is None or isinstance(augment, str) else augment.get_config(),
                     teacher=None if teacher is None else str(getattr(teacher, "name", teacher)),
                     distill=float(distill) if teacher is not None else 0.0, minutes=minutes,
-                    average_from=None if average_from is None else int(average_from),
+                    # a bad averaging epoch fails here, before any data is read
+                    average_from=None if average_from is None else average_start(average_from),
                     backend=keras.backend.backend(), machine=describe_machine())
     keras.utils.set_random_seed(seed)
 
