@@ -281,10 +281,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
             tmp.write_text(json.dumps(state, indent=2))
 
 
-def average_start(epoch) -> int:
-    """The epoch weight averaging starts at, refused unless it is a number >= 0."""
+def average_start(epoch, epochs=None) -> int:
+    """The epoch weight averaging starts at, refused unless it is >= 0 and before ``epochs``."""
     if int(epoch) < 0:
         raise ModelError(f"average_from must be an epoch number >= 0, got {epoch}.")
+    if epochs is not None and int(epoch) >= int(epochs):
+        raise ModelError(f"average_from {epoch} is not before the last epoch (epochs={epochs}, counted from 0): "
+                         "nothing would be averaged. Pass a smaller --average-from or more --epochs.")
     return int(epoch)
 
 
@@ -523,7 +526,7 @@ def train(
                     teacher=None if teacher is None else str(getattr(teacher, "name", teacher)),
                     distill=float(distill) if teacher is not None else 0.0, minutes=minutes,
                     # a bad averaging epoch fails here, before any data is read
-                    average_from=None if average_from is None else average_start(average_from),
+                    average_from=None if average_from is None else average_start(average_from, epochs),
                     backend=keras.backend.backend(), machine=describe_machine())
     keras.utils.set_random_seed(seed)
 

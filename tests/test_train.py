@@ -328,4 +328,6 @@ def test_weight_averaging_holds_the_rate_validates_the_mean_and_resumes(tiny_run
     assert resumed["averaged"] == 3 and resumed["average_rate"] == state["average_rate"]
     with pytest.raises(ModelError, match="average_from"):
         train(**{**kwargs, "out": tmp_path / "never"}, average_from=-2)
+    with pytest.raises(ModelError, match="nothing would be averaged"):  # at or past the last epoch
+        train(**{**kwargs, "out": tmp_path / "never"}, epochs=3, average_from=3)
     assert not (tmp_path / "never").exists()
