@@ -127,7 +127,7 @@ def _cmd_evaluate(args) -> int:
 def _cmd_ship(args) -> int:
     from selfieseg.release import ship
 
-    card = ship(args.run, input_size=args.input_size)
+    card = ship(args.run, input_size=args.input_size, weights=args.weights)
     print(json.dumps(card, indent=2))
     return 0
 
@@ -246,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", required=True)
     p.add_argument("--input-size", type=int,
                    help="serve at this size instead of the training size (pick it on the validation split)")
+    p.add_argument("--weights", choices=["best", "average"], default="best",
+                   help="the run's best checkpoint (default) or, after --average-from, its weight average")
     p.set_defaults(func=_cmd_ship)
 
     for action, text in (("segment", "person mask and transparent cut-out of a photo or a folder"),

@@ -23,12 +23,16 @@ def _anchors_dir():
     return Path(env) if env and Path(env).is_dir() else None
 
 
-def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None) -> dict:
+def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None, weights: str = "best") -> dict:
     """Evaluate a training run and ship it: weights, ``NAME.json`` and ``NAME.md`` in the package.
 
     ``input_size`` serves the weights at another size than they were trained at (the
     convolutions do not depend on it); choose it on the validation split, never on the
     test split this evaluates. The card records both sizes.
+    ``weights="average"`` ships a weight-averaging run's mean (``average.weights.h5``)
+    instead of its best checkpoint: the best of many noisy epochs is partly picked for
+    luck on the validation images, the mean is not (decide on validation, e.g. on
+    mirrored images, never on the test split).
     """
     import selfieseg
     from selfieseg.data import open_dataset
@@ -40,10 +44,15 @@ def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None) -> d
     from selfieseg.train import evaluate_split
 
     run = Path(run)
-    state_path, best = run / "state.json", run / "best.weights.h5"
-    if not state_path.exists() or not best.exists():
+    if weights not in ("best", "average"):
+        raise ModelError(f"weights must be 'best' or 'average', got {weights!r}.")
+    state_path, best = run / "state.json", run / f"{weights}.weights.h5"
+    if not state_path.exists() or not (run / "best.weights.h5").exists():
         raise ModelError(f"{run}: no state.json / best.weights.h5; is this a training run folder?")
     state = json.loads(state_path.read_text())
+    if weights == "average" and (not state.get("averaged") or not best.exists()):
+        raise ModelError(f"{run}: no weight average to ship ({best} missing or no epoch averaged); "
+                         "train with --average-from, or ship --weights best.")
     settings = state["settings"]
     name = settings["model"]
     size = int(input_size or settings["input_size"])
@@ -81,7 +90,7 @@ def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None) -> d
         "tflite_ms": None,  # timed below, with the other files
         "latency_runs": runs * 2,
         **quantized,
-        "training": _training_summary(state),
+        "training": _training_summary(state, weights),
     }
     anchors = _anchors_dir()
     if anchors:
@@ -120,8 +129,9 @@ def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None) -> d
     return card
 
 
-def _training_summary(state: dict) -> dict:
-    """The card's account of one training run, from its ``state.json``."""
+def _training_summary(state: dict, shipped: str = "best") -> dict:
+    """The card's account of one training run, from its ``state.json``; ``shipped``: which
+    weights of the run the card is for (``"best"`` checkpoint or ``"average"``)."""
     settings = state["settings"]
     return {
         "data": settings["data"],
@@ -142,6 +152,8 @@ def _training_summary(state: dict) -> dict:
         "averaged_epochs": state.get("averaged", 0),
         "average_rate": state.get("average_rate"),
         "best_is_average": bool(state.get("best_is_average", False)),
+        "shipped": shipped,
+        "average_validation_iou": None if state.get("average_score") is None else round(state["average_score"], 4),
         # runs from before the machine was recorded all trained on this project's CPUs
         "machine": settings.get("machine") or f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU",
     }
@@ -223,6 +235,18 @@ def _schedule_words(t: dict, cosine: str) -> str:
     return f"{cosine} from {t['learning_rate']}, held at {rate:.2g} from epoch {t['average_from']}"
 
 
+def _average_words(t: dict) -> str:
+    """Which weights of an averaging run were shipped, and why, in words."""
+    if t.get("best_is_average"):
+        return "that average (it scored best on validation)."
+    if t.get("shipped") == "average":
+        score = t.get("average_validation_iou")
+        return ("that average, chosen over the best single epoch"
+                + (f" (validation IoU {score:.4f} against {t['best_validation_iou']:.4f})" if score else "")
+                + ": the best epoch is the highest of many noisy scores, so partly picked for luck; the mean is not.")
+    return "one epoch's own (the average scored lower)."
+
+
 def _markdown(card: dict, epochs_log) -> str:
     t = card["training"]
     mp = card.get("mediapipe")
@@ -263,8 +287,7 @@ def _markdown(card: dict, epochs_log) -> str:
         f"* Start: {t.get('encoder_start', 'not recorded')}; consistency loss weight {t.get('consistency', 0.0)}.",
         f"* Augmentation: {t.get('augment', 'full')}.",
         *([f"* Weight averaging from epoch {t['average_from']}: {t.get('averaged_epochs', 0)} epochs averaged; "
-           "the weights shipped are "
-           + ("that average." if t.get("best_is_average") else "one epoch's own (the average scored lower).")]
+           "the weights shipped are " + _average_words(t)]
           if t.get("average_from") is not None and t.get("average_rate") else []),
         *([f"* Distilled from {t['teacher']} (teacher's share of each training target: {t.get('distill')})."]
           if t.get("teacher") else []),

@@ -273,7 +273,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         )
         if self.average is not None:
             # epochs in the mean and the held rate, for a resume
-            state.update(averaged=self.average.count, average_rate=self.average.rate)
+            state.update(averaged=self.average.count, average_rate=self.average.rate,
+                         average_score=self.average.score)
         if improved:
             state["best_is_average"] = averaged  # which kind best.weights.h5 holds (for the model card)
         self.started = time.time()
@@ -302,19 +303,23 @@ class WeightAverage(keras.callbacks.Callback):
     From epoch ``start`` on, the learning rate is held where the schedule put it that
     epoch, every epoch's weights join a running mean (batch-norm statistics included),
     and the mean is validated with the compiled model; :class:`EpochCheckpoint` keeps it
-    as ``best.weights.h5`` whenever it beats every earlier checkpoint. The mean and its
-    count are saved each epoch (``average.weights.h5``, ``state.json``), so a resumed run
-    goes on averaging.
+    as ``best.weights.h5`` whenever it beats every earlier checkpoint. Each epoch the mean
+    is saved twice: ``average.weights.h5`` in the inference model's form (what
+    ``selfieseg.load`` and ``selfieseg ship --weights average`` read) and
+    ``average_train.weights.h5`` in the training network's form (with PortraitNet's
+    boundary head), which with the count in ``state.json`` lets a resumed run go on
+    averaging.
     """
 
     def __init__(self, net: keras.Model, start: int, validation, monitor: str, out: Path, count: int = 0,
-                 rate: float | None = None):
+                 rate: float | None = None, inference: keras.Model | None = None):
         super().__init__()
         self.net, self.start, self.validation, self.monitor, self.out = net, average_start(start), validation, monitor, out
         self.count, self.rate, self.score, self.mean = int(count), rate, None, None
+        self.inference = inference
 
     def on_train_begin(self, logs=None):
-        path = self.out / "average.weights.h5"
+        path = self.out / "average_train.weights.h5"
         if self.count and path.exists():  # a resumed run: go on from the saved mean
             current = [np.array(v) for v in self.net.weights]
             self.net.load_weights(path)
@@ -338,7 +343,10 @@ class WeightAverage(keras.callbacks.Callback):
         self.update([np.array(v) for v in self.net.weights])
         with self.swapped_in():
             result = self.model.evaluate(self.validation, verbose=0, return_dict=True)
-            save_weights_atomic(self.net, self.out / "average.weights.h5")
+            save_weights_atomic(self.net, self.out / "average_train.weights.h5")
+            if self.inference is not None:
+                copy_weights_by_name(self.net, self.inference.layers)
+                save_weights_atomic(self.inference, self.out / "average.weights.h5")
         self.score = float(result.get(self.monitor.removeprefix("val_"), result.get("person_iou")))
         if logs is not None:
             logs["val_average_iou"] = self.score
@@ -614,7 +622,7 @@ def train(
     average = None
     if average_from is not None:  # after the schedule (it holds the rate the schedule set), before the logger
         average = WeightAverage(net, average_from, val_seq, monitor, out, count=state.get("averaged", 0),
-                                rate=state.get("average_rate"))
+                                rate=state.get("average_rate"), inference=inference)
     callbacks = [
         schedule,
         *([average] if average else []),

@@ -53,6 +53,12 @@ def test_accuracy_and_deploy_measure_the_shipped_weights_and_agree(tmp_path, dat
     assert 0.85 < sinet_iou <= 1 and 0.85 < float(rows["mediapipe"][3]) <= 1
     assert float(rows["sinet"][6]) > 0 and 0 < int(rows["sinet"][8]) < 1000  # ms, KB
     assert re.search(r"- sinet >= 0\.955 with <= 100,000 parameters: (met|missed)", accuracy)
+    paired = re.search(r"- sinet: ([-+]\d\.\d{4}) \[([-+]\d\.\d{4}), ([-+]\d\.\d{4})\]; better on (\d+) images, "
+                       r"worse on (\d+)", accuracy)
+    assert paired, accuracy
+    mean, low, high = map(float, paired.groups()[:3])
+    assert low <= mean <= high and int(paired[4]) + int(paired[5]) <= 3
+    assert mean == pytest.approx(sinet_iou - float(rows["mediapipe"][3]), abs=2e-4)
 
     done = run_script("deploy.py", "--models", "sinet", "--modes", "none,int8_per_tensor", "--runs", 3, "--limit", 3,
                       "--out", tmp_path, anchors=anchors_root)

@@ -76,6 +76,25 @@ def test_iou_per_image_and_dataset_and_size_mismatch():
     assert metrics.iou(truth, prediction, ignore=ignore) == pytest.approx(1.0)
 
 
+def test_paired_difference_counts_wins_and_brackets_the_mean_with_the_bootstrap():
+    rng = np.random.default_rng(1)
+    theirs = rng.uniform(0.9, 1.0, 264)
+    same = metrics.paired_difference(theirs, theirs)
+    assert same == {"mean": 0.0, "low": 0.0, "high": 0.0, "better": 0, "worse": 0}
+    # a constant gain: every image better, and no interval around it
+    shifted = metrics.paired_difference(theirs + 0.01, theirs)
+    assert shifted["better"] == 264 and shifted["low"] == pytest.approx(0.01) == shifted["high"]
+    # noisy differences: the 95% interval is about the mean +- 1.96 standard errors
+    noise = rng.normal(0.002, 0.02, 264)
+    d = metrics.paired_difference(theirs + noise, theirs, resamples=20_000)
+    se = noise.std(ddof=1) / np.sqrt(264)
+    assert d["low"] < d["mean"] < d["high"] and d["better"] + d["worse"] == 264
+    assert d["high"] - d["low"] == pytest.approx(2 * 1.96 * se, rel=0.1)
+    assert metrics.paired_difference(theirs + noise, theirs, resamples=20_000) == d  # seeded
+    with pytest.raises(ValueError, match="equal-length"):
+        metrics.paired_difference(theirs, theirs[:10])
+
+
 def test_boundary_f_score_and_keras_metric():
     truth = np.zeros((40, 40), np.uint8)
     truth[10:30, 10:30] = 1

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
+
+from selfieseg.errors import ModelError
 
 
 def test_ship_writes_weights_and_a_card_measured_beside_mediapipe(tmp_path, data_root, anchors_root, monkeypatch,
@@ -38,6 +41,12 @@ def test_ship_writes_weights_and_a_card_measured_beside_mediapipe(tmp_path, data
     assert card["training"]["encoder_start"] == "random (from scratch)" and "Start: random (from scratch)" in text
     model = load("sinet_tiny", weights=tmp_path / "weights" / "sinet_tiny.weights.h5")
     assert np.isfinite(np.asarray(model(np.zeros((1, 32, 32, 3), "float32")))).all()
+    # a run that averaged no weights has no average to ship: refused before any evaluation
+    with pytest.raises(ModelError, match="no weight average to ship"):
+        ship(run, root=data_root, weights_dir=tmp_path / "never", weights="average")
+    with pytest.raises(ModelError, match="'best' or 'average'"):
+        ship(run, root=data_root, weights_dir=tmp_path / "never", weights="last")
+    assert not (tmp_path / "never").exists()
 
 
 def test_a_later_stage_card_counts_the_earlier_stages(tmp_path, tiny_run):

@@ -93,7 +93,7 @@ def test_consistency_training_checkpoints_the_model_inside_the_twin(tmp_path, da
 
     out = tmp_path / "twin"
     state = train(model="portraitnet_tiny", data=("picsart",), epochs=1, out=out, steps_per_epoch=2, batch_size=4,
-                  cache_dir=training_cache, root=data_root, verbose=0, consistency=1.0)
+                  cache_dir=training_cache, root=data_root, verbose=0, consistency=1.0, average_from=0)
     assert state["settings"]["consistency"] == 1.0 and 0 < state["best"] <= 1
     with pytest.raises(ModelError, match="consistency weight must be >= 0"):
         train(model="portraitnet_tiny", data=("picsart",), out=tmp_path / "negative", consistency=-1.0)
@@ -106,6 +106,17 @@ def test_consistency_training_checkpoints_the_model_inside_the_twin(tmp_path, da
     x = np.random.default_rng(0).random((2, 32, 32, 4)).astype(np.float32)
     logits = np.asarray(trained({"image": x, "twin": x})["mask"])
     np.testing.assert_allclose(inference.predict(x, verbose=0), 1 / (1 + np.exp(-logits)), atol=1e-5)
+    # one epoch averaged: the mean is that epoch's weights, saved in the inference model's form
+    # (without the boundary head) so selfieseg.load reads it like best.weights.h5
+    average = selfieseg.load("portraitnet_tiny", weights=out / "average.weights.h5")
+    np.testing.assert_allclose(average.predict(x, verbose=0), 1 / (1 + np.exp(-logits)), atol=1e-5)
+    # the training checkpoint holds the boundary head and the optimizer: refused by name, not
+    # loaded layer by layer into the wrong places (which Keras does without a word)
+    for checkpoint in ("last.weights.h5", "average_train.weights.h5"):
+        with pytest.raises(ModelError, match=f"{checkpoint}: holds .* variables but portraitnet_tiny has"):
+            selfieseg.load("portraitnet_tiny", weights=out / checkpoint)
+    with pytest.raises(ModelError, match="training checkpoint"):
+        selfieseg.load("portraitnet_tiny", weights=out / "last.weights.h5")
     untrained = build("portraitnet_tiny")
     assert any(not np.array_equal(a, b) for a, b in zip(untrained.get_weights(), inference.get_weights()))
 
@@ -313,13 +324,20 @@ def test_weight_averaging_holds_the_rate_validates_the_mean_and_resumes(tiny_run
     card = _markdown_lines(_markdown, summary)
     assert "Weight averaging from epoch 1" in card and "2 epochs averaged" in card
     assert f"held at {state['average_rate']:.2g} from epoch 1" in card
-    assert ("that average." in card) == state["best_is_average"]
+    assert ("that average (it scored best on validation)." in card) == state["best_is_average"]
     assert "Weight averaging" not in _markdown_lines(_markdown, {**summary, "average_from": None})
+    # shipping the average by choice (ship --weights average) says so, with both scores
+    chosen = _training_summary({**state, "best_is_average": False}, "average")
+    assert chosen["average_validation_iou"] == pytest.approx(scores[-1], abs=1e-4)
+    assert "chosen over the best single epoch (validation IoU" in _markdown_lines(_markdown, chosen)
     # the averaged weights file holds the mean the run validated
     from selfieseg.train import training_sequences
 
     net = build("sinet_tiny", input_size=kwargs.get("input_size") or 32, logits=True)
-    net.load_weights(out / "average.weights.h5")
+    net.load_weights(out / "average_train.weights.h5")
+    inference = selfieseg.load("sinet_tiny", weights=out / "average.weights.h5")  # the same mean, to serve
+    for a, b in zip(net.weights, inference.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     net.compile(loss=selfieseg.losses.SegmentationLoss(), metrics=[selfieseg.metrics.PersonIoU()])
     _, val_seq = training_sequences(kwargs["data"], 32, batch_size=kwargs["batch_size"],
                                     cache_dir=kwargs["cache_dir"], root=kwargs["root"])

@@ -72,8 +72,9 @@ from selfieseg.models import WEIGHTS_DIR
 if "{name}" in shipped_models():
     card = json.loads((WEIGHTS_DIR / "{name}.json").read_text())
     print(f"{{card['model']}} at {{card['input_size']}} px: PFCN test IoU {{card['pfcn_test_iou']:.4f}} "
-          f"(MediaPipe {{card['mediapipe']['pfcn_test_iou']:.4f}}), trained {{card['training']['epochs']}} epochs "
-          f"in {{card['training']['wall_minutes']:.0f}} min on {{card['training']['machine']}}")
+          f"(MediaPipe {{card['mediapipe']['pfcn_test_iou']:.4f}}); last stage {{card['training']['epochs']}} epochs "
+          f"in {{card['training']['wall_minutes']:.0f}} min on {{card['training']['machine']}}, "
+          f"{{card['training'].get('total_epochs', card['training']['epochs'])}} epochs in all")
     trained = selfieseg.Segmenter("{name}")
     test = open_dataset("pfcn", split="test")
     panels, titles = [], []
