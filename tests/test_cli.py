@@ -55,3 +55,7 @@ def test_train_distils_a_teacher_from_a_keras_file(tmp_path, data_root, training
     assert settings["average_from"] == 0 and state["averaged"] == 1 and (out / "average.weights.h5").exists()
     assert main([*common, "--out", str(tmp_path / "x"), "--teacher", "no_such_model"]) == 2
     assert "no_such_model" in capsys.readouterr().err
+    # ship --weights average reaches ship(): a run whose average is gone is refused in one line
+    (out / "average.weights.h5").unlink()
+    assert main(["ship", "--run", str(out), "--weights", "average"]) == 2
+    assert "no weight average to ship" in capsys.readouterr().err
