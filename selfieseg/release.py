@@ -46,17 +46,17 @@ def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None, weig
     run = Path(run)
     if weights not in ("best", "average"):
         raise ModelError(f"weights must be 'best' or 'average', got {weights!r}.")
-    state_path, best = run / "state.json", run / f"{weights}.weights.h5"
+    state_path, chosen = run / "state.json", run / f"{weights}.weights.h5"
     if not state_path.exists() or not (run / "best.weights.h5").exists():
         raise ModelError(f"{run}: no state.json / best.weights.h5; is this a training run folder?")
     state = json.loads(state_path.read_text())
-    if weights == "average" and (not state.get("averaged") or not best.exists()):
-        raise ModelError(f"{run}: no weight average to ship ({best} missing or no epoch averaged); "
+    if weights == "average" and (not state.get("averaged") or not chosen.exists()):
+        raise ModelError(f"{run}: no weight average to ship ({chosen} missing or no epoch averaged); "
                          "train with --average-from, or ship --weights best.")
     settings = state["settings"]
     name = settings["model"]
     size = int(input_size or settings["input_size"])
-    model = selfieseg.load(name, weights=best, input_size=size, **settings.get("options", {}))
+    model = selfieseg.load(name, weights=chosen, input_size=size, **settings.get("options", {}))
 
     test = open_dataset("pfcn", root, split="test")
     ours = evaluate_split(Segmenter(model), test)
@@ -81,7 +81,7 @@ def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None, weig
         "input_size": size,
         "trainable_params": cost["params"],
         "mmacs": round(cost["MMACs"], 1),
-        "weights_kb": round(best.stat().st_size / 1024, 1),
+        "weights_kb": round(chosen.stat().st_size / 1024, 1),
         "tflite_float_kb": round(cost["tflite_kb"], 1),
         "pfcn_test_iou": round(ours.mean_iou, 4),
         "pfcn_test_dataset_iou": round(ours.dataset_iou, 4),
@@ -121,7 +121,7 @@ def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None, weig
     # three are written in turn, so one stopped between them can leave the old card beside
     # the new weights (ship again to mend it)
     with atomic_path(target / f"{name}.weights.h5") as tmp:
-        shutil.copyfile(best, tmp)
+        shutil.copyfile(chosen, tmp)
     for path, text in ((target / f"{name}.json", json.dumps(card, indent=2) + "\n"),
                        (target / f"{name}.md", _markdown(card, epochs_log))):
         with atomic_path(path) as tmp:

@@ -3,12 +3,14 @@
 ``train("sinet", data=("pfcn", "picsart"), epochs=60, out="runs/sinet")`` decodes the
 datasets once into a cache, trains with augmentation, writes after every epoch
 
-* ``last.weights.h5``: the training model's weights (small: no optimizer state),
+* ``last.weights.h5``: the training network's weights and the optimizer's state (to
+  resume from; not loadable as a model: it can hold training-only heads),
 * ``best.weights.h5``: the inference model's weights at the best validation IoU,
 * ``state.json``: epoch reached, best score, the run's settings,
 * ``log.csv``: one row of losses and metrics per epoch,
-* ``average.weights.h5``: with ``average_from``, the running mean of the weights
-  (:class:`WeightAverage`),
+* ``average.weights.h5`` and ``average_train.weights.h5``: with ``average_from``, the
+  running mean of the weights in the inference model's and the training network's
+  form (:class:`WeightAverage`),
 
 and resumes from them with ``resume=True``. The PFCN *test* split is refused: it is the
 benchmark. Validation is a seeded share of the training data.
@@ -38,7 +40,7 @@ from selfieseg.errors import DatasetError, ModelError
 from selfieseg.io import atomic_path
 from selfieseg.losses import BoundaryLoss, ConsistencyLoss, SegmentationLoss
 from selfieseg.metrics import PersonIoU
-from selfieseg.models import SPECS, build
+from selfieseg.models import SPECS, build, refuse_other_network
 from selfieseg.models.common import copy_weights_by_name
 
 #: datasets a run may train on, and the reader options for their training portion
@@ -578,6 +580,7 @@ def train(
     resuming = resume and state_path.exists()
     if init_weights is not None and not resuming:
         donor = build(model, input_size=size, **model_options)
+        refuse_other_network(Path(init_weights), donor, model)  # Keras would load another network silently
         try:
             donor.load_weights(init_weights)
         except Exception as exc:

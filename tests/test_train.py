@@ -117,6 +117,9 @@ def test_consistency_training_checkpoints_the_model_inside_the_twin(tmp_path, da
             selfieseg.load("portraitnet_tiny", weights=out / checkpoint)
     with pytest.raises(ModelError, match="training checkpoint"):
         selfieseg.load("portraitnet_tiny", weights=out / "last.weights.h5")
+    with pytest.raises(ModelError, match="last.weights.h5: holds .* training checkpoint"):  # nor as --init
+        train(model="portraitnet_tiny", data=("picsart",), epochs=1, out=tmp_path / "from_last", steps_per_epoch=1,
+              batch_size=4, cache_dir=training_cache, root=data_root, verbose=0, init_weights=out / "last.weights.h5")
     untrained = build("portraitnet_tiny")
     assert any(not np.array_equal(a, b) for a, b in zip(untrained.get_weights(), inference.get_weights()))
 

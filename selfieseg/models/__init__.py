@@ -114,7 +114,7 @@ def load(name: str, weights="shipped", input_size=None, logits: bool = False, en
         )
     if not path.exists():
         raise ModelError(f"{path}: weights file not found.")
-    _refuse_other_network(path, model, spec.name)
+    refuse_other_network(path, model, spec.name)
     try:
         model.load_weights(path)
     except Exception as exc:
@@ -146,7 +146,7 @@ def _stored_variable_count(path: Path) -> tuple[int, bool] | None:
         return None  # not HDF5: load_weights gives its own error, which load() words
 
 
-def _refuse_other_network(path: Path, model, name: str) -> None:
+def refuse_other_network(path: Path, model, name: str) -> None:
     """Refuse a weights file that holds a different network than ``model``.
 
     Keras matches a ``.weights.h5`` file to a model layer by layer in order, and loads
