@@ -99,6 +99,7 @@ def _cmd_train(args) -> int:
         minutes=args.minutes,
         workers=args.workers,
         average_from=args.average_from,
+        composite=args.composite,
     )
     print(f"{args.out}: epoch {state['epoch']}, best validation IoU {state['best']:.4f}, "
           f"{state['seconds'] / 60:.1f} min of training")
@@ -224,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of PortraitNet's consistency loss against a texture-augmented twin (0: off; ~2x compute)")
     p.add_argument("--augment", default="full", choices=["full", "mild", "none"],
                    help="augmentation recipe: full (default), mild (narrow geometry, for a fine-tuning stage), none")
+    p.add_argument("--composite", type=float, default=0.0, metavar="P",
+                   help="share of training people (0-1) put in front of another training photo's background, "
+                        "its person smeared out (background compositing; default 0: off)")
     p.add_argument("--teacher", help="distil this model (a shipped name or .keras file) into the one trained")
     p.add_argument("--distill", type=float, default=0.5,
                    help="with --teacher: the teacher's share of each training target (0-1; default 0.5)")

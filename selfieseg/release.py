@@ -143,6 +143,7 @@ def _training_summary(state: dict, shipped: str = "best") -> dict:
         "encoder_start": _encoder_start(settings),
         "consistency": settings.get("consistency", 0.0),
         "augment": settings.get("augment", "full"),
+        "composite": settings.get("composite", 0.0),
         "teacher": settings.get("teacher"),
         "distill": settings.get("distill", 0.0),
         "wall_minutes": round(state.get("seconds", 0) / 60, 1),
@@ -247,6 +248,13 @@ def _average_words(t: dict) -> str:
     return "one epoch's own (the average scored lower)."
 
 
+def _augment_words(training: dict) -> str:
+    """The augmentation recipe, and the share of backgrounds replaced when compositing was on."""
+    words = str(training.get("augment", "full"))
+    share = training.get("composite") or 0.0
+    return f"{words}, {share:.0%} of backgrounds replaced" if share else words
+
+
 def _markdown(card: dict, epochs_log) -> str:
     t = card["training"]
     mp = card.get("mediapipe")
@@ -285,7 +293,7 @@ def _markdown(card: dict, epochs_log) -> str:
          f"* Epochs: {t['epochs']} of {t['planned_epochs']} planned, batch {t['batch_size']}, AdamW, "
          f"{_schedule_words(t, 'cosine schedule')}."),
         f"* Start: {t.get('encoder_start', 'not recorded')}; consistency loss weight {t.get('consistency', 0.0)}.",
-        f"* Augmentation: {t.get('augment', 'full')}.",
+        f"* Augmentation: {_augment_words(t)}.",
         *([f"* Weight averaging from epoch {t['average_from']}: {t.get('averaged_epochs', 0)} epochs averaged; "
            "the weights shipped are " + _average_words(t)]
           if t.get("average_from") is not None and t.get("average_rate") else []),
@@ -315,7 +323,7 @@ def _markdown(card: dict, epochs_log) -> str:
                 start = stage.get("encoder_start") or _encoder_start({"model": card["model"]})
             else:
                 start = f"stage {number - 1}'s weights"
-            lines.append(f"| {number} | {stage['epochs']} | {stage.get('augment', 'full')} | {stage['learning_rate']} | "
+            lines.append(f"| {number} | {stage['epochs']} | {_augment_words(stage)} | {stage['learning_rate']} | "
                          f"{start} | {stage['wall_minutes']} | {stage.get('machine', 'not recorded')} | "
                          f"{stage['best_validation_iou']:.4f} |")
         lines.append("")

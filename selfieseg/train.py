@@ -103,7 +103,8 @@ def teacher_labels(cache: ArrayCache, teacher, batch_size: int = 16, progress: b
 
 def training_sequences(data, size: int, batch_size: int = 16, prior: bool = False, outputs=None,
                        validation: float = 0.1, seed: int = 0, root=None, cache_dir=None, twin: bool = False,
-                       augment="full", teacher=None, distill: float = 0.5, workers: int = 1):
+                       augment="full", teacher=None, distill: float = 0.5, workers: int = 1,
+                       composite: float = 0.0):
     """(train, validation) :class:`SegmentationSequence` over a cache of ``data``.
 
     The cache (decoded once, slightly larger than ``size`` so augmentation can crop) lives
@@ -111,13 +112,15 @@ def training_sequences(data, size: int, batch_size: int = 16, prior: bool = Fals
     every later run on the same datasets. Validation is a seeded share of the cache.
     ``augment`` names a recipe of :data:`selfieseg.data.augment.AUGMENTATIONS` (or is an
     :class:`~selfieseg.data.augment.Augmenter`); validation is never augmented.
+    ``composite`` is the share of training people put in front of another training
+    photo's background (:meth:`~selfieseg.data.augment.Augmenter.composite_onto`).
     With a ``teacher`` (see :func:`teacher_labels`) training targets blend the mask with
     the teacher's probabilities by ``distill``; validation keeps the plain masks, so
     model selection is judged on the labels alone. ``workers`` > 1 prepares batches in
     that many threads (OpenCV and numpy release the GIL), for machines whose accelerator
     would otherwise wait on augmentation.
     """
-    recipe = augmenter(augment)  # an unknown name fails here, before any decoding
+    recipe = augmenter(augment, composite)  # an unknown name or bad share fails here, before any decoding
     refuse_benchmark(data)
     cache_size = max(256, int(math.ceil(size * 1.15 / 32) * 32))
     cache_root = Path(cache_dir or os.environ.get("SELFIESEG_CACHE") or Path.home() / ".cache" / "selfieseg")
@@ -496,6 +499,7 @@ def train(
     minutes=None,
     workers: int = 1,
     average_from=None,
+    composite: float = 0.0,
     verbose: int = 1,
     **model_options,
 ) -> dict:
@@ -508,6 +512,8 @@ def train(
     compute per step. ``augment`` picks the augmentation recipe: ``"full"`` (default),
     ``"mild"`` (narrower geometry, for a second stage started with ``init_weights``),
     ``"none"``, or an :class:`~selfieseg.data.augment.Augmenter` of your own.
+    ``composite`` (0-1) puts that share of the training people in front of other
+    training photos' backgrounds (background compositing, off by default).
     ``teacher`` (a shipped model name or ``.keras`` file) distils it into this model:
     training targets become ``(1 - distill) * mask + distill * teacher's probability``
     (:func:`teacher_labels`, computed once per cache and teacher). ``minutes`` trains to
@@ -535,6 +541,7 @@ def train(
                     augment=augment if augment is None or isinstance(augment, str) else augment.get_config(),
                     teacher=None if teacher is None else str(getattr(teacher, "name", teacher)),
                     distill=float(distill) if teacher is not None else 0.0, minutes=minutes,
+                    composite=float(composite),
                     # a bad averaging epoch fails here, before any data is read
                     average_from=None if average_from is None else average_start(average_from, epochs),
                     backend=keras.backend.backend(), machine=describe_machine())
@@ -548,7 +555,7 @@ def train(
     train_seq, val_seq = training_sequences(
         data, size, batch_size, prior=spec.channels == 4, outputs=outputs,
         validation=validation, seed=seed, root=root, cache_dir=cache_dir, twin=bool(consistency),
-        augment=augment, teacher=teacher, distill=distill, workers=workers,
+        augment=augment, teacher=teacher, distill=distill, workers=workers, composite=composite,
     )
     out.mkdir(parents=True, exist_ok=True)  # only now: a bad recipe or missing data leaves no empty run folder
 

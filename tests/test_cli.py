@@ -48,11 +48,15 @@ def test_train_distils_a_teacher_from_a_keras_file(tmp_path, data_root, training
               "--batch-size", "4"]
     out = tmp_path / "student"
     assert main([*common, "--out", str(out), "--teacher", str(teacher), "--distill", "0.4", "--minutes", "5",
-                 "--workers", "2", "--average-from", "0"]) == 0
+                 "--workers", "2", "--average-from", "0", "--augment", "mild", "--composite", "0.5"]) == 0
     state = json.loads((out / "state.json").read_text())
     settings = state["settings"]
     assert settings["distill"] == 0.4 and settings["teacher"] == str(teacher) and settings["minutes"] == 5
     assert settings["average_from"] == 0 and state["averaged"] == 1 and (out / "average.weights.h5").exists()
+    assert settings["augment"] == "mild" and settings["composite"] == 0.5
+    # a share outside [0, 1] is refused in one line, before any data is read or a folder made
+    assert main([*common, "--out", str(tmp_path / "y"), "--composite", "1.5"]) == 2
+    assert "probability in [0, 1]" in capsys.readouterr().err and not (tmp_path / "y").exists()
     assert main([*common, "--out", str(tmp_path / "x"), "--teacher", "no_such_model"]) == 2
     assert "no_such_model" in capsys.readouterr().err
     # ship --weights average reaches ship(): a run whose average is gone is refused in one line

@@ -67,7 +67,7 @@ def test_a_later_stage_card_counts_the_earlier_stages(tmp_path, tiny_run):
                      "best_validation_iou": first_state["best"], "encoder_start": "random (from scratch)"}}))
     second = tmp_path / "second"
     state = train(epochs=1, out=second, init_weights=shipped / "sinet_tiny.weights.h5", augment="mild",
-                  **{**kwargs, "steps_per_epoch": 1})
+                  composite=0.5, **{**kwargs, "steps_per_epoch": 1})
     [stage] = earlier_stages(state["settings"])
     assert stage["epochs"] == 2 and stage["wall_minutes"] == 1.5 and len(stage["history"]) == 2
     # shipping the second run puts its weights and card where it started from; shipping it
@@ -91,6 +91,7 @@ def test_a_later_stage_card_counts_the_earlier_stages(tmp_path, tiny_run):
     # a third run started from the second run's folder: both earlier stages, oldest first
     stages = earlier_stages({"init_weights": str(second / "best.weights.h5")})
     assert [s["epochs"] for s in stages] == [2, 1] and stages[1]["augment"] == "mild"
+    assert stages[0].get("composite", 0.0) == 0.0 and stages[1]["composite"] == 0.5
     assert stages[1]["source"] == str(second) and len(stages[1]["history"]) == 1
     # and straight from a run folder with no card: its own state and log
     [from_run] = earlier_stages({"init_weights": str(first / "best.weights.h5")})
@@ -105,7 +106,8 @@ def test_a_later_stage_card_counts_the_earlier_stages(tmp_path, tiny_run):
 
     text = text_of(training)
     assert "## Training stages" in text and "4 epochs and 2.5 min in all" in text
-    assert text.count("| mild |") == 1 and "| 3 | 1 | full | 0.001 | stage 2's weights |" in text
+    assert text.count("| mild, 50% of backgrounds replaced |") == 1
+    assert "| 3 | 1 | full | 0.001 | stage 2's weights |" in text
     assert "| 1 | 2 | full | 0.002 | random (from scratch) |" in text
     # each stage says where it trained (recorded by train()); a time-budgeted run says so
     from selfieseg.train import describe_machine

@@ -207,6 +207,29 @@ print(f"cache of {len(cache)} images built in {build_seconds:.1f} s, {sum(f.stat
 print(f"augmented batches at 224x224: {direct:.0f} images/s from files, {cached:.0f} images/s from the cache ({cached / direct:.1f}x)")
 """),
     md("""
+### New backgrounds
+
+PFCN's portraits were shot against a limited set of rooms, walls and skies, so a model
+can partly learn *which backgrounds* are background instead of *where the person ends*.
+Background compositing (`selfieseg train --composite 0.5`) puts that share of the
+training people in front of another training photo's background, whose own person is
+smeared out first (`smear_person`): the labels stay exactly as they were, only what
+surrounds the person changes. It needs other photos to borrow from, so it runs on the
+cache. Top: the mild recipe; bottom: the same warps and colours with every background
+replaced; last row: a photo that lent its background, and that background.
+"""),
+    code("""
+from selfieseg.data.augment import smear_person
+
+common = dict(batch_size=6, size=160, shuffle=False, indices=range(6))
+kept, _, _ = SegmentationSequence(cache, augment=recipe("mild"), **common)[0]
+swapped, targets, _ = SegmentationSequence(cache, augment=recipe("mild", composite=1.0), **common)[0]
+picture, label, _ = cache.get(7)
+panels = [*kept, *swapped, picture / 255.0, np.clip(smear_person(picture, label), 0, 255) / 255.0]
+fig = viz.image_grid(panels, columns=6, titles=["mild"] * 6 + ["composited"] * 6 + ["a lender", "its background"])
+plt.show()
+"""),
+    md("""
 ## Your own data
 
 The question asked most often upstream: *how do I train on my own photos?* Put images in
@@ -239,6 +262,7 @@ dataset, alone or mixed with them: `build_cache([mine, readers["picsart"]], ...)
 * The PFCN test split is the benchmark: it is read, viewed and reported on, never trained on.
 * Portrait data is centred and large; augmentation (rotation, scale, shift) widens what
   the model sees, and PortraitNet's prior channel is simulated from the mask itself.
+* Background compositing swaps what surrounds a person while keeping the labels exact.
 * A pre-resized cache turns decoding into memory reads; the speed-up is printed above.
 
 ## Exercises

@@ -2,14 +2,16 @@
 
 Geometry (flip, rotation up to 45 degrees, scale 0.5-1.5, translation) is one affine
 warp straight to the model's input size, applied identically to image, mask and
-ignore mask. Texture (colour jitter, blur, noise) changes the image only. PortraitNet's
+ignore mask. Texture (colour jitter, blur, noise) changes the image only. Background
+compositing (off unless ``composite`` > 0) puts the warped person in front of another
+training photo's background, its own person smeared out. PortraitNet's
 previous-frame prior is the ground-truth mask deformed as a moving person would
 deform it between frames, and empty half of the time (the first frame of a video).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import cv2
 import numpy as np
@@ -31,6 +33,7 @@ class Augmenter:
     blur: float = 0.2  #: probability of a Gaussian blur
     noise: float = 0.2  #: probability of Gaussian sensor noise
     noise_sigma: float = 8.0  #: std of the noise, in 0..255 units
+    composite: float = 0.0  #: probability of a new background (:meth:`composite_onto`); needs other photos
 
     def geometry(self, rng: np.random.Generator, size: tuple[int, int], source: tuple[int, int]) -> np.ndarray:
         """A 2x3 affine matrix from ``source`` (h, w) pixels to ``size`` (h, w) pixels."""
@@ -68,10 +71,36 @@ class Augmenter:
             out += rng.normal(0, self.noise_sigma, out.shape).astype(np.float32)
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
-    def __call__(self, image, mask, ignore, rng, size):
-        """Warp image/mask/ignore to ``size`` (h, w) with random geometry, then change texture."""
+    def composite_onto(self, image: np.ndarray, mask: np.ndarray, background: np.ndarray) -> np.ndarray:
+        """The person of ``image`` (uint8 RGB) in front of ``background`` (same size).
+
+        Why: in PFCN and PicsArt the same kinds of rooms, walls and skies sit behind
+        every person, so a model can learn "indoor wall = background" instead of the
+        person's outline; new backgrounds take that shortcut away (the background
+        compositing of the seed project's recipe). ``mask`` is the warped mask (uint8
+        0..255; with a teacher's channel, the first channel is the label). Its edge is
+        softened by half a pixel so the paste shows no hard stair-steps, which a model
+        could otherwise learn to find instead of the person. Pixels the warp brought in
+        from outside the photo (black, label background) get the new background too.
+        """
+        if background.shape != image.shape:
+            raise ValueError(f"background {background.shape} and image {image.shape} differ in size.")
+        label = mask[..., 0] if mask.ndim == 3 else mask
+        alpha = cv2.GaussianBlur(label.astype(np.float32) / 255.0, (0, 0), 0.5)[..., None]
+        out = alpha * image.astype(np.float32) + (1.0 - alpha) * background.astype(np.float32)
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+    def __call__(self, image, mask, ignore, rng, size, background=None):
+        """Warp image/mask/ignore to ``size`` (h, w) with random geometry, then change texture.
+
+        With a ``background`` (uint8 RGB of ``size``, see :func:`person_free_background`)
+        the person is composited onto it before the texture change, so colour jitter
+        treats person and new background as one photo.
+        """
         matrix = self.geometry(rng, size, image.shape[:2])
         image, mask, ignore = warp(image, mask, ignore, matrix, size)
+        if background is not None:
+            image = self.composite_onto(image, mask, background)
         return self.texture(image, rng), mask, ignore
 
     def get_config(self) -> dict:
@@ -89,17 +118,75 @@ AUGMENTATIONS = {
 }
 
 
-def augmenter(recipe="full") -> "Augmenter | None":
-    """An :class:`Augmenter` from a recipe name (``"full"``, ``"mild"``), an Augmenter, or None/"none"."""
+def augmenter(recipe="full", composite: float = 0.0) -> "Augmenter | None":
+    """An :class:`Augmenter` from a recipe name (``"full"``, ``"mild"``), an Augmenter, or None/"none".
+
+    ``composite`` (a probability in [0, 1]) turns on background compositing on top of
+    the named recipe; it needs a recipe (``"none"`` augments nothing to composite).
+    """
+    from selfieseg.errors import DatasetError
+
+    if not 0.0 <= float(composite) <= 1.0:
+        raise DatasetError(f"composite is a probability in [0, 1], got {composite}.")
     if recipe is None or recipe == "none":
+        if composite:
+            raise DatasetError("background compositing needs an augmentation recipe (full or mild), not none.")
         return None
     if isinstance(recipe, Augmenter):
-        return recipe
+        return replace(recipe, composite=float(composite)) if composite else recipe
     if recipe not in AUGMENTATIONS:
-        from selfieseg.errors import DatasetError
-
         raise DatasetError(f"unknown augmentation {recipe!r}; choose one of {', '.join([*AUGMENTATIONS, 'none'])}.")
-    return Augmenter(**AUGMENTATIONS[recipe])
+    return Augmenter(**{**AUGMENTATIONS[recipe], "composite": float(composite)})
+
+
+def smear_person(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``image`` (uint8 RGB) with its person (``mask`` >= 128) smeared out, as float32.
+
+    The person, widened by 3% of the image so hair and halo go too, is filled by
+    normalised convolution: a wide Gaussian average of the background pixels only, so
+    the hole takes the colours around it instead of the person's. A photo that is
+    nearly all person becomes its background's mean colour (or its own, if it has none).
+    """
+    height, width = image.shape[:2]
+    label = mask[..., 0] if mask.ndim == 3 else mask
+    if label.shape != (height, width):
+        raise ValueError(f"mask {label.shape} and image {(height, width)} differ in size.")
+    grow = max(3, int(0.03 * max(height, width)) | 1)
+    person = cv2.dilate((label >= 128).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+    keep = (person == 0).astype(np.float32)
+    picture = image.astype(np.float32)
+    if keep.sum() < 0.02 * keep.size:  # almost no background to borrow from
+        mean = picture[keep > 0].mean(0) if keep.any() else picture.reshape(-1, 3).mean(0)
+        return np.broadcast_to(mean, picture.shape).astype(np.float32)
+    # the smear is low-frequency: computed at a quarter of the size (16x fewer pixels)
+    small = (max(1, width // 4), max(1, height // 4))
+    small_keep = cv2.resize(keep, small, interpolation=cv2.INTER_AREA)
+    small_picture = cv2.resize(picture * keep[..., None], small, interpolation=cv2.INTER_AREA)
+    sigma = 0.02 * max(height, width)
+    weight = cv2.GaussianBlur(small_keep, (0, 0), sigma)
+    smeared = cv2.GaussianBlur(small_picture, (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
+    smeared[weight < 1e-3] = picture[keep > 0].mean(0)  # too far from any background pixel: its mean colour
+    smeared = cv2.resize(smeared, (width, height), interpolation=cv2.INTER_LINEAR)
+    return picture * keep[..., None] + smeared * (1.0 - keep[..., None])
+
+
+def person_free_background(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, size) -> np.ndarray:
+    """A background for compositing: ``image`` with its person smeared out (:func:`smear_person`), at ``size`` (h, w).
+
+    A random crop of up to 20% and a flip half of the time mean the same photo seldom
+    lends the same background twice.
+    """
+    filled = smear_person(image, mask)
+    height, width = filled.shape[:2]
+    crop = rng.uniform(0.8, 1.0)
+    crop_h, crop_w = max(1, int(round(height * crop))), max(1, int(round(width * crop)))
+    top, left = int(rng.integers(0, height - crop_h + 1)), int(rng.integers(0, width - crop_w + 1))
+    filled = filled[top : top + crop_h, left : left + crop_w]
+    if rng.random() < 0.5:
+        filled = filled[:, ::-1]
+    out_h, out_w = size
+    filled = cv2.resize(np.ascontiguousarray(filled), (out_w, out_h), interpolation=cv2.INTER_AREA)
+    return np.clip(filled + 0.5, 0, 255).astype(np.uint8)
 
 
 def warp(image, mask, ignore, matrix, size):

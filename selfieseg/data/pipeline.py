@@ -17,7 +17,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from selfieseg.data.augment import Augmenter, previous_frame_prior, resize_pair, warp
+from selfieseg.data.augment import Augmenter, person_free_background, previous_frame_prior, resize_pair, warp
 from selfieseg.errors import DatasetError
 
 CACHE_VERSION = 1
@@ -291,6 +291,11 @@ class SegmentationSequence(keras.utils.PyDataset):
     texture change (colour, blur, noise), so one mask fits both. Without augmentation
     the twin is the image itself.
 
+    An augmenter with ``composite`` > 0 puts that share of the people in front of another
+    sample's background (:func:`~selfieseg.data.augment.person_free_background`), drawn
+    from this sequence's own ``indices``: a training split never borrows a validation
+    photo, not even its background.
+
     ``soft_labels`` (distillation) is a uint8 array of a teacher's probabilities, one
     per cache sample at the cache's size (:func:`selfieseg.train.teacher_labels`). It is
     warped with the mask, and the target becomes ``(1 - distill) * mask + distill *
@@ -360,6 +365,25 @@ class SegmentationSequence(keras.utils.PyDataset):
         self.epoch += 1
         self._order = self._make_order()
 
+    def background(self, index: int):
+        """Another sample's person-free background for ``index``, or None (no compositing this time).
+
+        Its random numbers come from their own generator (seed, epoch, sample), not the
+        batch's: with compositing on or off, every sample gets the same geometry and
+        texture, so the two can be compared draw for draw.
+        """
+        share = 0.0 if self.augmenter is None else float(self.augmenter.composite)
+        if share <= 0 or len(self.indices) < 2:
+            return None
+        rng = np.random.default_rng((self.seed, self.epoch, int(index), 1))
+        if rng.random() >= share:
+            return None
+        other = int(self.indices[rng.integers(len(self.indices))])
+        if other == index:  # never its own background: pick the next one along
+            other = int(self.indices[(int(np.flatnonzero(self.indices == other)[0]) + 1) % len(self.indices)])
+        picture, label, _ = self.source.get(other)
+        return person_free_background(picture, label, rng, self.size)
+
     def example(self, index: int, rng: np.random.Generator):
         """One (input HxWxC float32, mask HxW float32, weight HxW float32) example.
 
@@ -370,13 +394,16 @@ class SegmentationSequence(keras.utils.PyDataset):
             # one warp for both: the teacher's channel moves exactly as the mask does
             mask = np.dstack([mask, np.asarray(self.soft_labels[int(index)])])
         twin = None
+        background = self.background(int(index))
         if self.augmenter is not None and self.twin:
             # one geometry, two independent texture draws
             matrix = self.augmenter.geometry(rng, self.size, image.shape[:2])
             warped, mask, ignore = warp(image, mask, ignore, matrix, self.size)
+            if background is not None:
+                warped = self.augmenter.composite_onto(warped, mask, background)
             image, twin = self.augmenter.texture(warped, rng), self.augmenter.texture(warped, rng)
         elif self.augmenter is not None:
-            image, mask, ignore = self.augmenter(image, mask, ignore, rng, self.size)
+            image, mask, ignore = self.augmenter(image, mask, ignore, rng, self.size, background=background)
         else:
             image, mask, ignore = resize_pair(image, mask, ignore, self.size)
             twin = image if self.twin else None

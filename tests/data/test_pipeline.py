@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -237,3 +238,89 @@ def test_packed_cache_travels_small_and_unpacks_to_the_same_labels(tmp_path, pic
     with pytest.raises(DatasetError, match="damaged.npz: .*damaged"):
         unpack_cache(tmp_path / "damaged.npz", tmp_path / "y")
     assert not (tmp_path / "y" / "picsart_96").exists() and not list((tmp_path / "y").glob(".*"))
+
+
+def _detail(picture, where):
+    """Mean absolute Laplacian (edges, texture) of ``picture`` over the pixels ``where``."""
+    return np.abs(cv2.Laplacian(cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY), cv2.CV_32F))[where].mean()
+
+
+def test_smear_person_keeps_the_background_and_wipes_the_person(picsart):
+    """On real selfies: background pixels untouched, the person's detail gone, no person colours left."""
+    from selfieseg.data.augment import smear_person
+
+    for index in (0, 7, 21):
+        sample = picsart[index]
+        image, mask = sample.image, sample.mask.astype(np.uint8) * 255
+        filled = smear_person(image, mask)
+        assert filled.shape == image.shape and filled.dtype == np.float32
+        person = mask >= 128
+        # 3% of 320 px widens the person by 4 px; beyond 8 px every pixel is the photo's own
+        far = cv2.distanceTransform((~person).astype(np.uint8), cv2.DIST_L2, 3) > 8
+        np.testing.assert_allclose(filled[far], image[far].astype(np.float32))
+        # inside, the face's and clothes' detail is gone: edges are a fraction of the original
+        smeared = np.clip(filled, 0, 255).astype(np.uint8)
+        assert _detail(smeared, person) < 0.3 * _detail(image, person)
+        # each filled pixel is a weighted mean of background pixels: within their colour range
+        background = image[~person].reshape(-1, 3)
+        assert (filled[person] >= background.min(0) - 0.5).all() and (filled[person] <= background.max(0) + 0.5).all()
+    # a photo that is all person becomes one flat colour, its mean
+    image = picsart[0].image
+    flat = smear_person(image, np.full(image.shape[:2], 255, np.uint8))
+    np.testing.assert_allclose(flat, np.broadcast_to(image.reshape(-1, 3).mean(0), image.shape), rtol=1e-5)
+    with pytest.raises(ValueError, match="differ in size"):
+        smear_person(image, np.zeros((10, 10), np.uint8))
+
+
+def test_composite_onto_keeps_the_person_and_replaces_the_rest():
+    recipe = Augmenter(composite=1.0)
+    image, background = np.full((40, 40, 3), 200, np.uint8), np.full((40, 40, 3), 50, np.uint8)
+    mask = np.zeros((40, 40), np.uint8)
+    mask[10:30, 10:30] = 255
+    out = recipe.composite_onto(image, mask, background)
+    assert (out[12:28, 12:28] == 200).all() and (out[:8] == 50).all() and (out[:, 32:] == 50).all()
+    assert 50 < out[10, 20, 0] < 200  # the edge is feathered, not a hard cut
+    # with a teacher's channel stacked on the label, the label alone decides
+    teacher = np.dstack([mask, np.full_like(mask, 255)])
+    np.testing.assert_array_equal(recipe.composite_onto(image, teacher, background), out)
+    with pytest.raises(ValueError, match="differ in size"):
+        recipe.composite_onto(image, mask, background[:20])
+
+
+def test_sequence_composites_backgrounds_borrowed_from_its_own_indices(tmp_path, picsart, monkeypatch):
+    """Compositing on real data: the person and the targets stay, the background changes, and
+    backgrounds come only from the sequence's own samples (a training split never borrows a
+    validation photo)."""
+    from selfieseg.data.augment import augmenter
+
+    cache = build_cache(picsart.subset(range(8)), tmp_path / "cache", size=(64, 64), progress=False)
+    still = dict(flip=0.0, affine_p=0.0, brightness=0, contrast=0, saturation=0, hue=0, blur=0, noise=0)
+    common = dict(batch_size=4, size=64, shuffle=False, indices=[0, 1, 2, 3], valid_channel=True)
+    x0, y0 = SegmentationSequence(cache, augment=Augmenter(**still), **common)[0]
+    borrowed = []
+    get = cache.get
+    monkeypatch.setattr(cache, "get", lambda index: borrowed.append(index) or get(index))
+    x1, y1 = SegmentationSequence(cache, augment=Augmenter(**still, composite=1.0), **common)[0]
+    np.testing.assert_array_equal(y1, y0)  # labels are untouched
+    person = y0[..., 0] > 0.99
+    inside = np.stack([cv2.erode(p.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0 for p in person])
+    outside = np.stack([cv2.erode((~p).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0 for p in person])
+    assert inside.any() and outside.any()
+    np.testing.assert_allclose(x1[inside], x0[inside], atol=2 / 255)
+    assert np.abs(x1[outside] - x0[outside]).mean() > 0.05
+    lent = borrowed[1::2]  # each example reads its own sample, then the one lending a background
+    assert borrowed[::2] == [0, 1, 2, 3] and set(lent) <= {0, 1, 2, 3}
+    assert all(other != own for own, other in zip([0, 1, 2, 3], lent))
+    # under the full recipe too, compositing changes the backgrounds and nothing else: the
+    # same geometry and texture draws, so the same warped labels
+    full = dict(batch_size=4, size=64, seed=5, valid_channel=True)
+    _, y_plain = SegmentationSequence(cache, augment=augmenter("full"), **full)[0]
+    _, y_swapped = SegmentationSequence(cache, augment=augmenter("full", 1.0), **full)[0]
+    np.testing.assert_array_equal(y_swapped, y_plain)
+    # the recipe name plus a share; shares outside [0, 1], or compositing with no recipe, are refused
+    assert augmenter("mild", 0.5).composite == 0.5 and augmenter("mild", 0.5).max_rotation == 15.0
+    assert augmenter("full").composite == 0.0
+    with pytest.raises(DatasetError, match=r"probability in \[0, 1\]"):
+        augmenter("mild", 1.5)
+    with pytest.raises(DatasetError, match="needs an augmentation recipe"):
+        augmenter("none", 0.5)
