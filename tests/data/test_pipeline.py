@@ -135,6 +135,13 @@ def test_twin_shares_geometry_and_mask_but_not_texture(picsart):
     x, y, w = plain[0]
     np.testing.assert_array_equal(x["image"], x["twin"])
     assert 0 < y.mean() < 1
+    # a new background is pasted before the two texture draws: both twins share it
+    swapped = SegmentationSequence(subset, batch_size=3, size=96, augment=Augmenter(**{**still.get_config(), "composite": 1.0}),
+                                   seed=2, twin=True)
+    xs, ys, _ = swapped[0]
+    np.testing.assert_array_equal(xs["image"], xs["twin"])
+    np.testing.assert_array_equal(ys, y)
+    assert np.abs(xs["image"] - x["image"]).mean() > 0.01
     # without augmentation (validation) the twin is the resized image
     x, _, _ = SegmentationSequence(subset, batch_size=3, size=96, twin=True, shuffle=False)[0]
     np.testing.assert_array_equal(x["image"], x["twin"])
