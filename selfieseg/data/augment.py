@@ -78,14 +78,16 @@ class Augmenter:
         every person, so a model can learn "indoor wall = background" instead of the
         person's outline; new backgrounds take that shortcut away (the background
         compositing of the seed project's recipe). ``mask`` is the warped mask (uint8
-        0..255; with a teacher's channel, the first channel is the label). Its edge is
+        0..255). With a teacher's channel stacked on it (distillation), whatever either
+        calls person is kept: pasting away a second person the label leaves out but the
+        teacher sees would leave a soft target of "half person" on bare wall. Its edge is
         softened by half a pixel so the paste shows no hard stair-steps, which a model
         could otherwise learn to find instead of the person. Pixels the warp brought in
         from outside the photo (black, label background) get the new background too.
         """
         if background.shape != image.shape:
             raise ValueError(f"background {background.shape} and image {image.shape} differ in size.")
-        label = mask[..., 0] if mask.ndim == 3 else mask
+        label = mask.max(axis=2) if mask.ndim == 3 else mask
         alpha = cv2.GaussianBlur(label.astype(np.float32) / 255.0, (0, 0), 0.5)[..., None]
         out = alpha * image.astype(np.float32) + (1.0 - alpha) * background.astype(np.float32)
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)

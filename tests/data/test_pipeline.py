@@ -287,9 +287,12 @@ def test_composite_onto_keeps_the_person_and_replaces_the_rest():
     out = recipe.composite_onto(image, mask, background)
     assert (out[12:28, 12:28] == 200).all() and (out[:8] == 50).all() and (out[:, 32:] == 50).all()
     assert 50 < out[10, 20, 0] < 200  # the edge is feathered, not a hard cut
-    # with a teacher's channel stacked on the label, the label alone decides
-    teacher = np.dstack([mask, np.full_like(mask, 255)])
-    np.testing.assert_array_equal(recipe.composite_onto(image, teacher, background), out)
+    # with a teacher's channel stacked on the label, what either calls person stays
+    teacher = np.zeros_like(mask)
+    teacher[:5, :5] = 255  # a second person the label leaves out
+    kept = recipe.composite_onto(image, np.dstack([mask, teacher]), background)
+    assert (kept[:4, :4] == 200).all() and (kept[12:28, 12:28] == 200).all() and (kept[:, 32:] == 50).all()
+    np.testing.assert_array_equal(recipe.composite_onto(image, np.dstack([mask, mask]), background), out)
     with pytest.raises(ValueError, match="differ in size"):
         recipe.composite_onto(image, mask, background[:20])
 
