@@ -140,9 +140,10 @@ def test_init_seeds_a_fresh_run_even_with_resume_and_is_ignored_once_resuming(ti
     # zero learning rate: the trained weights stay the donor's exactly (batch-norm
     # statistics still move in training mode, so only trainable weights are compared);
     # a recipe of one's own is recorded as its settings
-    own = Augmenter(max_rotation=5.0)
+    own = Augmenter(max_rotation=5.0, composite=0.25)
     state = train(epochs=1, resume=True, init_weights=donor, learning_rate=0.0, augment=own, **settings)
     assert state["settings"]["augment"]["max_rotation"] == 5.0 and state["settings"]["init_weights"] == str(donor)
+    assert state["settings"]["composite"] == 0.25  # the share in effect, for the model card
     reference = selfieseg.load("sinet_tiny", weights=donor)
 
     def same_trainables(path):
