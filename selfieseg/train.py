@@ -541,8 +541,9 @@ def train(
                     augment=augment if augment is None or isinstance(augment, str) else augment.get_config(),
                     teacher=None if teacher is None else str(getattr(teacher, "name", teacher)),
                     distill=float(distill) if teacher is not None else 0.0, minutes=minutes,
-                    # the share in effect: the argument, or that of an Augmenter passed as ``augment``
-                    composite=float(composite) if composite else float(getattr(augment, "composite", 0.0)),
+                    # the share in effect (the argument's, or an Augmenter's own), as the recipe built
+                    # from them will have it; a bad share or recipe fails here, before any data is read
+                    composite=float(getattr(augmenter(augment, composite), "composite", 0.0)),
                     # a bad averaging epoch fails here, before any data is read
                     average_from=None if average_from is None else average_start(average_from, epochs),
                     backend=keras.backend.backend(), machine=describe_machine())

@@ -167,7 +167,9 @@ def smear_person(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     sigma = 0.02 * max(height, width)
     weight = cv2.GaussianBlur(small_keep, (0, 0), sigma)
     smeared = cv2.GaussianBlur(small_picture, (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
-    smeared[weight < 1e-3] = picture[keep > 0].mean(0)  # too far from any background pixel: its mean colour
+    far = weight < 1e-3  # too far from any background pixel: its mean colour
+    if far.any():
+        smeared[far] = picture[keep > 0].mean(0)
     smeared = cv2.resize(smeared, (width, height), interpolation=cv2.INTER_LINEAR)
     return picture * keep[..., None] + smeared * (1.0 - keep[..., None])
 
