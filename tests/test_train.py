@@ -266,6 +266,43 @@ def test_a_time_budget_sets_the_schedule_and_stops_before_it_runs_out(tiny_run, 
     assert not (tmp_path / "never").exists()
 
 
+def test_a_seeded_run_never_asks_for_imagenet_weights(tiny_run, tmp_path, monkeypatch):
+    """--init overwrites the encoder at once, so a seeded run trains on a machine without
+    Keras's ImageNet cache (a rented GPU, an offline laptop); an unseeded one still asks."""
+    shared, kwargs, _ = tiny_run
+
+    def offline(model, options):
+        raise ConnectionError(f"asked for {model}'s ImageNet weights")
+
+    monkeypatch.setattr("selfieseg.train.auto_encoder_weights", offline)
+    seeded = train(epochs=1, init_weights=shared / "best.weights.h5", out=tmp_path / "seeded",
+                   **{**kwargs, "steps_per_epoch": 1})
+    assert seeded["epoch"] == 1 and seeded["settings"]["encoder_weights"] is None
+    with pytest.raises(ConnectionError, match="ImageNet"):
+        train(epochs=1, out=tmp_path / "unseeded", **{**kwargs, "steps_per_epoch": 1})
+
+
+def test_a_training_checkpoint_seeds_a_run_with_its_boundary_head(tmp_path, data_root, training_cache):
+    """--init takes PortraitNet's last.weights.h5 too (the training network: boundary
+    head and optimizer state) and keeps the head; a shipped-style file leaves it fresh."""
+    settings = dict(model="portraitnet_tiny", data=("picsart",), steps_per_epoch=1, batch_size=4, epochs=1,
+                    cache_dir=training_cache, root=data_root, verbose=0, input_size=64)
+    train(out=tmp_path / "first", **settings)
+    checkpoint = tmp_path / "first" / "last.weights.h5"
+
+    def head(path):
+        net = build("portraitnet_tiny", input_size=64, logits=True, with_boundary=True)
+        net.load_weights(path)
+        weights = [np.array(w) for w in net.get_layer("boundary_conv").weights]
+        assert weights  # the head has weights to compare
+        return weights
+
+    train(out=tmp_path / "second", init_weights=checkpoint, learning_rate=0.0, **settings)
+    assert all(np.array_equal(a, b) for a, b in zip(head(checkpoint), head(tmp_path / "second" / "last.weights.h5")))
+    train(out=tmp_path / "third", init_weights=tmp_path / "first" / "best.weights.h5", learning_rate=0.0, **settings)
+    assert not all(np.array_equal(a, b) for a, b in zip(head(checkpoint), head(tmp_path / "third" / "last.weights.h5")))
+
+
 def test_an_existing_cache_trains_without_the_raw_datasets(tiny_run, tmp_path, training_cache):
     """A cache built (or unpacked) earlier is enough: the raw datasets may be elsewhere."""
     from selfieseg.train import training_sequences
