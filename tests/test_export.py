@@ -49,6 +49,7 @@ def test_float_tflite_and_onnx_match_keras_on_real_portraits(name, pfcn_test, tm
     lite = export(model, tmp_path / f"{name}.tflite")
     ops = tflite_operators(lite)
     assert not [op for op in ops if op.startswith("CUSTOM") or "Flex" in op], ops
+    assert "GATHER" not in ops  # SINet's channel shuffles are folded into convolutions
     tflite = TFLiteSegmenter(lite)
     channels = model.input_shape[-1]
     assert tflite.interpreter.get_input_details()[0]["shape"].tolist() == [1, *model.input_shape[1:3], channels]
@@ -92,7 +93,8 @@ def test_quantized_sinet_files_are_smaller_and_agree_with_keras(pfcn_test, data_
 
 
 def test_fused_sinet_computes_the_same_function():
-    """The export form (grouped Conv2D) equals the trained form (split-conv-concat) layer by layer."""
+    """The export forms (TFLite: one grouped conv per reduce step; both: the shuffle
+    folded into the next layers' weights) equal the trained form (split-conv-concat, shuffle)."""
     import keras
 
     from selfieseg.export import export_form
@@ -100,19 +102,23 @@ def test_fused_sinet_computes_the_same_function():
     keras.utils.set_random_seed(1)
     model = build("sinet_tiny", logits=True)
     rng = np.random.default_rng(2)
-    for variable in model.non_trainable_weights:  # non-trivial batch-norm statistics
-        values = rng.normal(0, 0.1, variable.shape) if "mean" in variable.path else rng.uniform(0.5, 1.5, variable.shape)
-        variable.assign(values.astype("float32"))
-    fused = export_form(model)
-    assert any(layer.name.endswith("_reduce_grouped") for layer in fused.layers)
-    assert not any("_reduce_conv" in layer.name for layer in fused.layers)
+    for variable in model.weights:  # non-trivial batch norms and PReLU slopes, not their initial 0s and 1s
+        if "mean" in variable.path or "beta" in variable.path:
+            variable.assign(rng.normal(0, 0.1, variable.shape).astype("float32"))
+        elif "variance" in variable.path or "gamma" in variable.path or "alpha" in variable.path:
+            variable.assign(rng.uniform(0.1 if "alpha" in variable.path else 0.5, 1.5, variable.shape).astype("float32"))
     x = np.random.default_rng(3).random((2, 32, 32, 3)).astype("float32")
-    probe = "level3_s2m1_reduce_grouped"
-    inner_fused = keras.Model(fused.input, fused.get_layer(probe).output)(x)
-    inner = keras.Model(model.input, model.get_layer("level3_s2m1_reduce_concat").output)(x)
+    probe = "level3_s2m1_s2b0_pw"  # the first layer after the shuffle that mixes channels
+    inner = keras.Model(model.input, model.get_layer(probe).output)(x)
     assert float(np.abs(np.asarray(inner)).mean()) > 1e-3
-    np.testing.assert_allclose(inner_fused, inner, atol=1e-5)
-    np.testing.assert_allclose(fused(x), keras.ops.sigmoid(model(x)), atol=1e-5)  # export form: probabilities
+    for format, grouped in (("tflite", True), ("onnx", False)):  # ONNX keeps the per-group convolutions
+        fused = export_form(model, format)
+        assert any(layer.name.endswith("_reduce_grouped") for layer in fused.layers) == grouped
+        assert any("_reduce_conv" in layer.name for layer in fused.layers) != grouped
+        assert not any("shuffle" in type(layer).__name__.lower() for layer in fused.layers)
+        inner_fused = keras.Model(fused.input, fused.get_layer(probe).output)(x)
+        np.testing.assert_allclose(inner_fused, inner, atol=1e-5)
+        np.testing.assert_allclose(fused(x), keras.ops.sigmoid(model(x)), atol=1e-5)  # export form: probabilities
 
 
 def test_int8_tflite_of_every_tiny_architecture(tmp_path, picsart):

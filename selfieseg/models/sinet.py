@@ -81,16 +81,12 @@ def s2_block(x, filters: int, kernel: int, pool: int, name: str):
     return batch_norm(x, f"{name}_bn")
 
 
-def grouped_pointwise(x, filters: int, groups: int, name: str, fused: bool = False):
-    """A 1x1 convolution in ``groups`` independent groups.
+def grouped_pointwise(x, filters: int, groups: int, name: str):
+    """A 1x1 convolution in ``groups`` independent groups: split -> one conv per group -> concat.
 
-    Trained as split -> one conv per group -> concat (TensorFlow's CPU kernels are fast
-    for that); ``fused=True`` builds one ``Conv2D(groups=...)`` instead, the same function
-    in a single builtin TFLite op, which the exporter uses (fewer ops, a smaller file).
-    ``fuse_grouped_convs`` moves weights from the first form to the second.
+    TensorFlow's CPU kernels train this form fast; the export form folds it, with the
+    channel shuffle after it, into one plain convolution (``copy_into_fused``).
     """
-    if fused:
-        return layers.Conv2D(filters, 1, groups=groups, use_bias=False, name=f"{name}_grouped")(x)
     width = x.shape[-1] // groups
     outputs = []
     for g in range(groups):
@@ -114,13 +110,22 @@ class SliceChannels(layers.Layer):
         return {**super().get_config(), "start": self.start, "stop": self.stop}
 
 
-def s2_module(x, filters: int, config, residual: bool, name: str, fused: bool = False):
-    """Grouped 1x1 reduce -> shuffle -> two S2 blocks on the same features -> concat (+ input) -> BN, PReLU."""
+def s2_module(x, filters: int, config, residual: bool, name: str, fused: bool = False, shuffle: bool = True):
+    """Grouped 1x1 reduce -> shuffle -> two S2 blocks on the same features -> concat (+ input) -> BN, PReLU.
+
+    Export forms: ``fused`` makes the reduce one grouped ``Conv2D``; ``shuffle=False``
+    leaves the shuffle out, for weights that have it folded in (``copy_into_fused``).
+    """
     groups = len(config)
     width = filters // groups
     extra = filters - groups * width
-    reduced = grouped_pointwise(x, width, groups, f"{name}_reduce", fused)
-    reduced = ChannelShuffle(groups, name=f"{name}_shuffle")(reduced)
+    if fused:
+        reduced = layers.Conv2D(groups * (width // groups), 1, groups=groups, use_bias=False,
+                                name=f"{name}_reduce_grouped")(x)
+    else:
+        reduced = grouped_pointwise(x, width, groups, f"{name}_reduce")
+    if shuffle:
+        reduced = ChannelShuffle(groups, name=f"{name}_shuffle")(reduced)
     branches = [
         s2_block(reduced, width + (extra if i == 0 else 0), kernel, pool, f"{name}_s2b{i}")
         for i, (kernel, pool) in enumerate(config)
@@ -149,6 +154,7 @@ def build_sinet(
     classes: int = 2,
     information_blocking: bool = True,
     fused_groups: bool = False,
+    channel_shuffle: bool = True,
     logits: bool = False,
     name: str = "sinet",
     encoder_weights=None,
@@ -156,8 +162,10 @@ def build_sinet(
     """Build SINet. ``widths`` = (stem, level-2 downsampler, level-2, level-3) channels.
 
     ``information_blocking=False`` adds the level-2 detail everywhere (an ablation).
-    ``fused_groups=True`` writes each grouped 1x1 convolution as one grouped ``Conv2D``
-    (the export form; same function, see ``fuse_grouped_convs``).
+    Export forms (same function once ``copy_into_fused`` fills them): ``fused_groups=True``
+    writes each grouped 1x1 convolution as one grouped ``Conv2D`` (TFLite; ONNX cannot
+    take Keras's grouped convolutions), and ``channel_shuffle=False`` leaves out the
+    shuffle after it, whose permutation the next layers' weights take over.
     """
     size = check_input_size(name, input_size)
     if encoder_weights is not None:
@@ -175,7 +183,8 @@ def build_sinet(
     level2_0 = se_separable_cbr(level1, dim1, 3, 2, divide=1, name="level2_down")
     y = level2_0
     for i in range(p):
-        y = s2_module(y, dim2, config[i], residual=i > 0, name=f"level2_s2m{i}", fused=fused_groups)
+        y = s2_module(y, dim2, config[i], residual=i > 0, name=f"level2_s2m{i}", fused=fused_groups,
+                      shuffle=channel_shuffle)
     level2 = y
     level2_cat = prelu(batch_norm(layers.Concatenate(name="level2_cat")([level2_0, level2]), "level2_cat_bn"), "level2_cat_prelu")
 
@@ -183,7 +192,8 @@ def build_sinet(
     level3_0 = se_separable_cbr(level2_cat, dim2, 3, 2, divide=2, name="level3_down")
     y = level3_0
     for i in range(q):
-        y = s2_module(y, dim3, config[p + i], residual=i > 0, name=f"level3_s2m{i}", fused=fused_groups)
+        y = s2_module(y, dim3, config[p + i], residual=i > 0, name=f"level3_s2m{i}", fused=fused_groups,
+                      shuffle=channel_shuffle)
     level3_cat = prelu(batch_norm(layers.Concatenate(name="level3_cat")([level3_0, y]), "level3_cat_bn"), "level3_cat_prelu")
     coarse = layers.Conv2D(classes, 1, use_bias=False, name="encoder_classifier")(level3_cat)
 
@@ -208,18 +218,26 @@ def build_sinet(
 
 
 def copy_into_fused(source: keras.Model, fused: keras.Model) -> keras.Model:
-    """Copy a trained SINet's weights into the same SINet built with ``fused_groups=True``.
+    """Copy a trained SINet's weights into an export form of it (``fused_groups``,
+    ``channel_shuffle=False``; see :func:`build_sinet`).
 
     A grouped kernel ``(1, 1, in / groups, out)`` holds group ``g``'s outputs in columns
-    ``g * out / groups ...``: exactly the per-group kernels concatenated, so the function
-    is unchanged (tested) while the TFLite graph loses two slices, a concat and a conv
-    per module. The exporter uses it.
+    ``g * out / groups ...``: exactly the per-group kernels concatenated. The channel
+    shuffle after it only reorders channels, and everything in an S2 block up to its
+    pointwise convolution (pooling, depthwise conv, batch norm, PReLU) works channel by
+    channel, so the export form drops the shuffle and permutes those layers' weights
+    instead (:func:`unshuffled`). The function is unchanged (tested); the TFLite graph
+    loses two slices, a concat and a conv per module, and the gather that broke the
+    XNNPACK delegate into 11 pieces: SINet at 192 measured 2.81 ms with the gathers and
+    2.00 ms without, on this 2-core CPU. The exporter uses it.
     """
-    per_group = {}
+    per_group, orders = {}, {}
     for layer in source.layers:
         if "_reduce_conv" in layer.name:
             stem, index = layer.name.rsplit("_conv", 1)
             per_group.setdefault(stem, {})[int(index)] = layer.get_weights()[0]
+        elif isinstance(layer, ChannelShuffle):
+            orders[layer.name[: -len("_shuffle")]] = shuffle_order(layer.input.shape[-1], layer.groups)
     for layer in fused.layers:
         if layer.name.endswith("_reduce_grouped"):
             parts = per_group.get(layer.name[: -len("_grouped")])
@@ -227,5 +245,32 @@ def copy_into_fused(source: keras.Model, fused: keras.Model) -> keras.Model:
                 raise ModelError(f"{source.name}: has no per-group convolutions for {layer.name}; is it a SINet of the same shape?")
             layer.set_weights([np.concatenate([parts[g] for g in sorted(parts)], axis=-1)])
         elif layer.weights:
-            layer.set_weights(source.get_layer(layer.name).get_weights())
+            weights = source.get_layer(layer.name).get_weights()
+            module, _, rest = layer.name.partition("_s2b")
+            suffix = rest.partition("_")[2]
+            if module in orders and suffix in ("dw", "dw_bn", "prelu", "pw") and not _has_shuffle(fused, module):
+                weights = unshuffled(weights, orders[module])
+            layer.set_weights(weights)
     return fused
+
+
+def _has_shuffle(model: keras.Model, module: str) -> bool:
+    return any(layer.name == f"{module}_shuffle" for layer in model.layers)
+
+
+def shuffle_order(channels: int, groups: int) -> np.ndarray:
+    """:class:`ChannelShuffle`'s permutation: output channel ``j`` is input ``order[j]``."""
+    per_group = channels // groups
+    return np.array([g * per_group + c for c in range(per_group) for g in range(groups)])
+
+
+def unshuffled(weights, order) -> list:
+    """Per-channel weights that read shuffled channels, rewritten to read them unshuffled.
+
+    A layer whose channel ``j`` read channel ``order[j]`` of the unshuffled tensor gets,
+    at position ``i``, what position ``inverse[i]`` had. Kernels (depthwise and 1x1,
+    ``(k, k, channels, n)``) carry channels on axis 2; batch-norm vectors and PReLU's
+    ``(1, 1, channels)`` slopes on the last axis.
+    """
+    inverse = np.argsort(order)
+    return [np.take(w, inverse, axis=2 if w.ndim == 4 else -1) for w in weights]
