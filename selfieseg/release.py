@@ -209,10 +209,15 @@ def without_this_run(stages: list[dict], history: list[dict], wall_minutes: floa
     """``stages`` less any that is the run being shipped (same epoch-by-epoch log and time).
 
     A run shipped a second time finds its own first card beside its ``init_weights``
-    (:func:`earlier_stages`); that stage is this run, not an earlier one.
+    (:func:`earlier_stages`); that stage is this run, not an earlier one. Logs are
+    compared as JSON text: an averaging run logs NaN for the epochs before its average
+    starts, and NaN equals nothing, not even itself, so ``==`` on the lists missed the
+    run and its card listed it twice.
     """
+    log = json.dumps(history, sort_keys=True)
     return [stage for stage in stages
-            if not (history and stage.get("history") == history and stage.get("wall_minutes") == wall_minutes)]
+            if not (history and json.dumps(stage.get("history"), sort_keys=True) == log
+                    and stage.get("wall_minutes") == wall_minutes)]
 
 
 def _encoder_start(settings: dict) -> str:

@@ -86,6 +86,11 @@ def test_a_later_stage_card_counts_the_earlier_stages(tmp_path, tiny_run):
     this = {"epochs": 1, "wall_minutes": 0.5, "history": log}
     assert without_this_run([stage, this], log, 0.5) == [stage]
     assert without_this_run([stage, this], log, 0.7) == [stage, this]  # same log, other time: another run
+    # an averaging run's log holds NaN before the average starts (NaN != NaN): still this run
+    averaging = [{"epoch": 0.0, "val_average_iou": float("nan")}, {"epoch": 1.0, "val_average_iou": 0.4}]
+    this = {"epochs": 2, "wall_minutes": 0.5, "history": json.loads(json.dumps(averaging))}  # as read from a card
+    assert without_this_run([stage, this], _history([{"epoch": "0", "val_average_iou": "nan"},
+                                                     {"epoch": "1", "val_average_iou": "0.4"}]), 0.5) == [stage]
     (shipped / "sinet_tiny.weights.h5").write_bytes(kept_weights)
     (shipped / "sinet_tiny.json").write_text(kept_card)
     # a third run started from the second run's folder: both earlier stages, oldest first
