@@ -126,6 +126,27 @@ plt.xlabel("ms per frame (this CPU, 2 threads)")
 plt.show()
 """),
     md("""
+## Why the graph's shape matters as much as its size
+
+LiteRT hands the operators its XNNPACK delegate supports to XNNPACK, in connected pieces,
+and runs the rest itself; every hand-over costs time. Two measurements on SINet at 192
+(2-core CPU, 2 threads, files timed side by side):
+
+* Its channel shuffles were exported as gathers, which XNNPACK does not take: the float
+  graph ran in 11 pieces, 2.84 ms. The exporter now folds each shuffle into the weights of
+  the layers after it (pooling, depthwise conv, batch norm and PReLU work channel by
+  channel, so permuting their weights is the same function): one piece, 1.93 ms, with
+  MediaPipe's file at 1.81-1.85 ms in the same rounds.
+* In int8, this LiteRT's XNNPACK takes neither PReLU nor average pooling (probed one
+  operator at a time). SINet has 37 PReLUs and 6 pools, so its int8 graph runs in 32
+  pieces, about 12 ms: six times its float file. The U-Nets and PortraitNet, built on
+  ReLU, run faster in int8. An int8 file is always smaller; whether it is faster depends
+  on what the target's kernels support, so time it where it will run.
+* Two threads that synchronise after every small operator suffer when something else
+  takes a core: with a busy loop on the other core, SINet's float file went from 1.04x
+  to 1.33x MediaPipe's time, while with one thread it stayed at 1.0x. A benchmark on a
+  shared machine should be read as a range.
+
 ## What an app does with these files
 
 * **Android / iOS**: LiteRT (`org.tensorflow:tensorflow-lite` / `TensorFlowLiteSwift`)

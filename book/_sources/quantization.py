@@ -164,6 +164,9 @@ same run, is `benchmarks/results/deploy.md`, written by `benchmarks/deploy.py`.
 * Activation ranges come from calibration on real images: the representative dataset
   should look like what the app will see.
 * float16 halves the file at no measurable accuracy cost; full int8 quarters it.
+* Smaller is not always faster: SINet's int8 file runs about six times slower than its
+  float one on this CPU, because XNNPACK's int8 kernels here take neither PReLU nor
+  average pooling (the Deployment chapter has the measurements).
 * QAT in Keras 3: fake-quant layers and a short fine-tune, then the same converter.
 
 ## Exercises
