@@ -3,7 +3,11 @@
 Same images, same resizing (squash to the model's input, probability resized back to
 the photo's size), same IoU code for all. Latency is each model's float TFLite file on
 LiteRT (2 threads, median), MediaPipe's as shipped, all timed together at the end in
-interleaved rounds, so that the machine's drift during the run does not bias the ratios.
+interleaved rounds, so that the machine's drift during the run does not bias the ratios;
+then again at 1 thread. Two threads that meet after every small operator slow down when
+something else takes a core (SINet's ratio to MediaPipe went from 1.04x to 1.33x with a
+busy loop on the other core, measured), while the 1-thread ratio held at 1.0x: the
+second column is the steadier comparison on a shared machine.
 Writes a markdown table (with the issue's accuracy targets marked met or missed) and an
 IoU-vs-latency figure to --out: accuracy.md/.png, or accuracy_<models>.md/.png for a run
 over --models only.
@@ -58,20 +62,23 @@ def main(argv=None) -> int:
         rows.append((name, params[name], "x".join(map(str, segmenter.input_hw)), scores.mean_iou, scores.dataset_iou,
                      path, path.stat().st_size / 1024))
     seconds = tflite_latencies([row[5] for row in rows], runs=args.runs)
-    rows = [(*row[:5], ms * 1e3, row[6]) for row, ms in zip(rows, seconds)]
+    single = tflite_latencies([row[5] for row in rows], runs=args.runs, threads=1)
+    rows = [(*row[:5], ms * 1e3, row[6], one * 1e3) for row, ms, one in zip(rows, seconds, single)]
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    mediapipe_iou, mediapipe_ms = rows[0][3], rows[0][5]
+    mediapipe_iou, mediapipe_ms, mediapipe_one = rows[0][3], rows[0][5], rows[0][7]
     lines = [f"PFCN test split, {len(test)} images, per-image mean person IoU (and dataset IoU). Latency: float TFLite "
              f"on LiteRT, batch 1, 2 threads, median of {args.runs} invokes timed in 5 interleaved rounds; ratios are to "
-             "MediaPipe (general).", "",
+             "MediaPipe (general). The last two columns: the same at 1 thread.", "",
              run_line(names), "",
-             "| model | params | input | mean IoU | IoU - MediaPipe | dataset IoU | TFLite ms | latency / MediaPipe | size KB |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for label, count, size, mean_iou, dataset_iou, ms, kb in rows:
+             "| model | params | input | mean IoU | IoU - MediaPipe | dataset IoU | TFLite ms | latency / MediaPipe | size KB "
+             "| 1-thread ms | 1-thread / MediaPipe |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for label, count, size, mean_iou, dataset_iou, ms, kb, one in rows:
         lines.append(f"| {label} | {'' if count is None else f'{count:,}'} | {size} | {mean_iou:.4f} | "
-                     f"{mean_iou - mediapipe_iou:+.4f} | {dataset_iou:.4f} | {ms:.2f} | {ms / mediapipe_ms:.2f} | {kb:.0f} |")
+                     f"{mean_iou - mediapipe_iou:+.4f} | {dataset_iou:.4f} | {ms:.2f} | {ms / mediapipe_ms:.2f} | {kb:.0f} "
+                     f"| {one:.2f} | {one / mediapipe_one:.2f} |")
     ours = {label: (count, mean_iou) for label, count, _, mean_iou, *_ in rows if count is not None}
     if ours:
         # a difference of a few thousandths needs its interval beside it
@@ -101,7 +108,7 @@ def main(argv=None) -> int:
     print(table)
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for label, _, _, mean_iou, _, ms, _ in rows:
+    for label, _, _, mean_iou, _, ms, *_ in rows:
         ax.scatter(ms, mean_iou, s=60, marker="*" if label.startswith("mediapipe") else "o")
         ax.annotate(label, (ms, mean_iou), fontsize=7, xytext=(4, 4), textcoords="offset points")
     ax.axhline(mediapipe_iou, color="grey", lw=0.8, ls="--")

@@ -52,6 +52,9 @@ def test_accuracy_and_deploy_measure_the_shipped_weights_and_agree(tmp_path, dat
     sinet_iou = float(rows["sinet"][3])
     assert 0.85 < sinet_iou <= 1 and 0.85 < float(rows["mediapipe"][3]) <= 1
     assert float(rows["sinet"][6]) > 0 and 0 < int(rows["sinet"][8]) < 1000  # ms, KB
+    one_thread = {name: float(row[9]) for name, row in rows.items()}  # and again at 1 thread
+    assert all(ms > 0 for ms in one_thread.values())
+    assert float(rows["sinet"][10]) == pytest.approx(one_thread["sinet"] / one_thread["mediapipe"], abs=0.01)
     assert re.search(r"- sinet >= 0\.955 with <= 100,000 parameters: (met|missed)", accuracy)
     paired = re.search(r"- sinet: ([-+]\d\.\d{4}) \[([-+]\d\.\d{4}), ([-+]\d\.\d{4})\]; better on (\d+) images, "
                        r"worse on (\d+)", accuracy)
