@@ -68,8 +68,7 @@ def _resolve_model(model, weights, input_size):
 
 def export_form(model, format: str = "tflite"):
     """The graph to convert. SINet drops its channel shuffles (gathers, which broke the
-    XNNPACK delegate into 11 pieces: 2.81 ms against 2.00 ms without, SINet at 192 on
-    this 2-core CPU), the next layers' weights taking over the permutation, and for
+    XNNPACK delegate into pieces), the next layers' weights taking over the permutation, and for
     TFLite also writes each grouped 1x1 convolution as one op. ONNX keeps those split:
     Keras runs grouped convolutions on TensorFlow's CPU through an XLA call that tf2onnx
     cannot translate. Same function either way (:func:`selfieseg.models.sinet.copy_into_fused`)."""

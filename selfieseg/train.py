@@ -606,10 +606,13 @@ def train(
     out.mkdir(parents=True, exist_ok=True)  # only now: a bad recipe or missing data leaves no empty run folder
 
     # --- model, losses, optimiser ---------------------------------------------------------
+    # --init seeds a fresh run; a run that is resumed continues from its own checkpoint
+    # instead (so `--resume --init W` is safe to repeat after every kill)
+    resuming = resume and state_path.exists()
     if encoder_weights == "auto":
         # a run seeded by --init (or resumed) overwrites every encoder weight straight
         # away: fetching ImageNet weights first would only make it need them offline
-        seeded = init_weights is not None or (resume and state_path.exists())
+        seeded = init_weights is not None or resuming
         encoder_weights = None if seeded else auto_encoder_weights(model, model_options)
     settings["encoder_weights"] = encoder_weights
     options = dict(model_options)
@@ -631,9 +634,6 @@ def train(
             losses, loss_weights, metrics = {"mask": losses}, {"mask": 1.0}, {"mask": metrics}
         losses = {**losses, "twin_mask": losses["mask"], "consistency": ConsistencyLoss()}
         loss_weights = {**loss_weights, "twin_mask": 1.0, "consistency": float(consistency)}
-    # --init seeds a fresh run; a run that is resumed continues from its own checkpoint
-    # instead (so `--resume --init W` is safe to repeat after every kill)
-    resuming = resume and state_path.exists()
     if init_weights is not None and not resuming:
         seed_weights(net, Path(init_weights), model, size, model_options)
     follow_quickly(fitted)

@@ -176,11 +176,12 @@ measured a Colab GPU; expect it between the two.
 
 A faster machine is not a better model, though. PortraitNet at 224 (batch 16, Keras on
 JAX, `--workers 14`) ran 33 epochs in 7.0 min on an H200, 12.7 s an epoch with
-validation where this CPU takes about 130 s; at 41-53 ms a step it waited on the
-threads preparing batches, not on the GPU. That run continued the shipped weights
+validation where this CPU takes about 130 s. At 41-53 ms a step the likely limit was
+the threads preparing batches (one thread here augments a batch of 16 in 84 ms), not the
+GPU; we did not profile it. That run continued the shipped weights
 (`--augment mild --composite 0.5`, cosine from 5e-4, the packed cache of
 `book/setup.md`) and did not beat them: validation IoU 0.9576 against their 0.9579
-(scored here on the unpacked cache). The first epoch knocked it back (0.948 on the
+(both scored here on the original cache, not the GPU's WebP copy). The first epoch knocked it back (0.948 on the
 GPU's validation) and the rest of the schedule only climbed back, so the shipped
 weights were kept. The CPU stages had gained less each time (best validation 0.9207,
 0.9504, 0.9550, 0.9586 after stages 1 to 4); this run suggests the recipe has run its
