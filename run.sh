@@ -2,6 +2,7 @@
 # The two commands of the README:
 #   bash run.sh demo [IMAGE] [OUT]   the main job (see README)
 #   bash run.sh test                 every test: pytest, every notebook (nbval, fast mode), the book build
+#   bash run.sh test --fast          the fast lane for work in progress: pytest without the tests marked slow
 # Each creates or reuses a virtual environment at .venv and installs the pinned stack into it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -37,6 +38,7 @@ ensure_venv() {
 }
 
 run_tests() {
+  local lane=${1:-all}
   export SELFIESEG_FAST=1
   local start=$SECONDS
   # Test files (and notebooks) run in parallel workers, one file per worker at a time
@@ -50,6 +52,12 @@ run_tests() {
   fi
   local parallel=()
   if [ "$workers" -gt 0 ]; then parallel=(-n "$workers" --dist loadfile); fi
+  if [ "$lane" = "--fast" ]; then
+    echo "==> pytest, fast lane: not the tests marked slow ($workers workers)"
+    python -m pytest -q -p no:cacheprovider --durations=10 "${parallel[@]}" -m "not slow" tests
+    echo "==> fast lane passed in $(( SECONDS - start )) s (bash run.sh test runs everything)"
+    return
+  fi
   echo "==> pytest ($workers workers)"
   # --durations: every run lists its slowest items, so the suite's budget can be kept
   python -m pytest -q -p no:cacheprovider --durations=15 "${parallel[@]}" tests
@@ -74,10 +82,14 @@ case "$command" in
     ;;
   test)
     ensure_venv
-    run_tests
+    shift
+    case "${1:-}" in
+      ""|--fast) run_tests "${1:-all}" ;;
+      *) echo "usage: bash run.sh test [--fast]" >&2; exit 2 ;;
+    esac
     ;;
   *)
-    echo "usage: bash run.sh demo [IMAGE] [--out FOLDER] | bash run.sh test" >&2
+    echo "usage: bash run.sh demo [IMAGE] [--out FOLDER] | bash run.sh test [--fast]" >&2
     exit 2
     ;;
 esac

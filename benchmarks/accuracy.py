@@ -35,12 +35,12 @@ def main(argv=None) -> int:
     plt = pyplot()
 
     from selfieseg.demo import shipped_models
+    from selfieseg.evaluation import evaluate_split
     from selfieseg.export import export
     from selfieseg.inference import Segmenter, TFLiteSegmenter
     from selfieseg.metrics import paired_difference
     from selfieseg.models import list_models
-    from selfieseg.models.profile import tflite_latencies
-    from selfieseg.train import evaluate_split
+    from selfieseg.profile import tflite_latencies
 
     names, stem = chosen_models(args.models, "accuracy")
     test = pfcn_test(args.limit)

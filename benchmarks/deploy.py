@@ -46,7 +46,7 @@ def main(argv=None) -> int:
 
     from selfieseg.export import export
     from selfieseg.inference import OnnxSegmenter, Segmenter, TFLiteSegmenter
-    from selfieseg.models.profile import onnx_latency, tflite_latencies
+    from selfieseg.profile import onnx_latency, tflite_latencies
 
     names, stem = chosen_models(args.models, "deploy")
     test = pfcn_test(args.limit)

@@ -19,7 +19,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from selfieseg.models import build
-    from selfieseg.models.profile import mediapipe_row, profile, time_together
+    from selfieseg.profile import mediapipe_row, profile, time_together
 
     rows = [profile(build(name), runs=args.runs, timed=False) for name in ("mnv2_unet", "mnv3_unet", "portraitnet", "sinet")]
     anchors = Path(args.anchors)

@@ -46,11 +46,10 @@ def main(argv=None) -> int:
     plt = pyplot()
 
     from selfieseg.data.clips import synthetic_clip, write_clip
-    from selfieseg.demo import shipped_models
+    from selfieseg.models import fastest_shipped_model
     from selfieseg.video import VideoSegmenter, process_video
 
-    shipped = shipped_models()
-    model = args.model or ("sinet" if "sinet" in shipped else shipped[0])
+    model = args.model or fastest_shipped_model()
     mediapipe = mediapipe_files(args.anchors)[0][1]
     pipelines = {
         f"{model} frame by frame": VideoSegmenter(model, smoothing=False),

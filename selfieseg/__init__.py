@@ -8,14 +8,25 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from selfieseg.errors import DatasetError, DownloadError, ImageReadError, ModelError, SelfieSegError
+from selfieseg.errors import (
+    DatasetError,
+    DownloadError,
+    ExportError,
+    ImageReadError,
+    InputError,
+    ModelError,
+    SelfieSegError,
+    VideoError,
+)
 
 _LAZY = {
     "load": "selfieseg.models",
     "list_models": "selfieseg.models",
     "Segmenter": "selfieseg.inference",
-    "export": "selfieseg.export",
+    "open_segmenter": "selfieseg.inference",
 }
+# ``selfieseg.export`` is the module (``from selfieseg.export import export``): a lazy
+# function of the same name became the module after its first import, so it is not aliased.
 
 
 def __getattr__(attribute):
@@ -29,10 +40,15 @@ def __getattr__(attribute):
 __all__ = [
     "DatasetError",
     "DownloadError",
+    "ExportError",
     "ImageReadError",
+    "InputError",
     "ModelError",
     "SelfieSegError",
+    "Segmenter",
+    "VideoError",
     "__version__",
     "list_models",
     "load",
+    "open_segmenter",
 ]

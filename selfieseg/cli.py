@@ -78,29 +78,17 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_train(args) -> int:
+    from selfieseg.settings import TrainSettings
     from selfieseg.train import train
 
-    state = train(
-        model=args.model,
-        data=tuple(args.data.split(",")),
-        epochs=args.epochs,
-        out=args.out,
-        resume=args.resume,
-        input_size=args.input_size,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        seed=args.seed,
-        steps_per_epoch=args.steps_per_epoch,
-        init_weights=args.init,
-        consistency=args.consistency,
-        augment=args.augment,
-        teacher=args.teacher,
-        distill=args.distill,
-        minutes=args.minutes,
-        workers=args.workers,
-        average_from=args.average_from,
-        composite=args.composite,
+    settings = TrainSettings(
+        model=args.model, data=args.data, epochs=args.epochs, out=args.out, resume=args.resume,
+        input_size=args.input_size, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
+        steps_per_epoch=args.steps_per_epoch, init_weights=args.init, consistency=args.consistency,
+        augment=args.augment, teacher=args.teacher, distill=args.distill, minutes=args.minutes,
+        workers=args.workers, average_from=args.average_from, composite=args.composite,
     )
+    state = train(settings)
     print(f"{args.out}: epoch {state['epoch']}, best validation IoU {state['best']:.4f}, "
           f"{state['seconds'] / 60:.1f} min of training")
     return 0
@@ -108,15 +96,10 @@ def _cmd_train(args) -> int:
 
 def _cmd_evaluate(args) -> int:
     from selfieseg import data
-    from selfieseg.inference import OnnxSegmenter, Segmenter, TFLiteSegmenter
-    from selfieseg.train import evaluate_split
+    from selfieseg.evaluation import evaluate_split
+    from selfieseg.inference import open_segmenter
 
-    if args.weights and args.weights.endswith(".tflite"):
-        segmenter = TFLiteSegmenter(args.weights)
-    elif args.weights and args.weights.endswith(".onnx"):
-        segmenter = OnnxSegmenter(args.weights)
-    else:
-        segmenter = Segmenter(args.model, weights=args.weights or "shipped")
+    segmenter = open_segmenter(args.model, weights=args.weights or "shipped")
     options = {"split": args.split} if args.data == "pfcn" else {}
     reader = data.open_dataset(args.data, **options)
     scores = evaluate_split(segmenter, reader)
@@ -163,10 +146,9 @@ def _cmd_video(args) -> int:
 
     model = args.model
     if model is None:
-        from selfieseg.demo import shipped_models
+        from selfieseg.models import fastest_shipped_model
 
-        shipped = shipped_models()
-        model = "sinet" if "sinet" in shipped else (shipped[0] if shipped else "sinet")
+        model = fastest_shipped_model()
     result = process_video(args.input, args.output, effect=args.effect, background=args.background, model=model,
                            smoothing=not args.no_smoothing, strength=args.strength, refine=args.refine,
                            quantize=args.quantize, limit=args.frames)
@@ -185,6 +167,8 @@ def _cmd_exercises(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="selfieseg", description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own start-up log (hidden by default)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("datasets", help="list the seed datasets and which are present")
@@ -209,31 +193,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="a shipped model name (default: the most accurate shipped)")
     p.set_defaults(func=_cmd_demo)
 
+    from selfieseg.data.augment import AUGMENTATIONS
+    from selfieseg.settings import TrainSettings
+
     p = sub.add_parser("train", help="train a model (checkpoints every epoch; --resume continues)")
     p.add_argument("--model", required=True)
-    p.add_argument("--data", default="pfcn,picsart", help="comma-separated dataset names (PFCN: its train split)")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--data", default=",".join(TrainSettings.default("data")), help="comma-separated dataset names (PFCN: its train split)")
+    p.add_argument("--epochs", type=int, default=TrainSettings.default("epochs"))
     p.add_argument("--out", required=True)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--input-size", type=int)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=TrainSettings.default("batch_size"))
+    p.add_argument("--lr", type=float, default=TrainSettings.default("learning_rate"))
+    p.add_argument("--seed", type=int, default=TrainSettings.default("seed"))
     p.add_argument("--steps-per-epoch", type=int)
     p.add_argument("--init", help="start from these weights (e.g. a smaller-size run's best.weights.h5)")
-    p.add_argument("--consistency", type=float, default=0.0,
+    p.add_argument("--consistency", type=float, default=TrainSettings.default("consistency"),
                    help="weight of PortraitNet's consistency loss against a texture-augmented twin (0: off; ~2x compute)")
-    p.add_argument("--augment", default="full", choices=["full", "mild", "none"],
+    p.add_argument("--augment", default=TrainSettings.default("augment"), choices=[*AUGMENTATIONS, "none"],
                    help="augmentation recipe: full (default), mild (narrow geometry, for a fine-tuning stage), none")
-    p.add_argument("--composite", type=float, default=0.0, metavar="P",
+    p.add_argument("--composite", type=float, default=TrainSettings.default("composite"), metavar="P",
                    help="share of training people (0-1) put in front of another training photo's background, "
                         "its person smeared out (background compositing; default 0: off)")
     p.add_argument("--teacher", help="distil this model (a shipped name or .keras file) into the one trained")
-    p.add_argument("--distill", type=float, default=0.5,
+    p.add_argument("--distill", type=float, default=TrainSettings.default("distill"),
                    help="with --teacher: the teacher's share of each training target (0-1; default 0.5)")
     p.add_argument("--minutes", type=float,
                    help="train to this wall-clock budget: --epochs becomes a ceiling, the cosine schedule follows time")
-    p.add_argument("--workers", type=int, default=1, help="threads preparing batches (default 1)")
+    p.add_argument("--workers", type=int, default=TrainSettings.default("workers"), help="threads preparing batches")
     p.add_argument("--average-from", type=int, metavar="EPOCH",
                    help="from this epoch (0 = the first) on, hold the learning rate and average the weights of "
                         "every epoch (stochastic weight averaging); the average is validated and kept when best")
@@ -269,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--background", required=True, help="the new background image")
         p.set_defaults(func=_cmd_photos)
 
+    from selfieseg.export import QUANTIZE_MODES
+
     p = sub.add_parser("video", help="blur / replace the background of a video or camera, or write its mask video")
     p.add_argument("input", help="a video file, or a camera index such as 0")
     p.add_argument("output", help="the output video (.mp4 or .avi)")
@@ -278,7 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strength", type=float, default=15.0, help="blur sigma in pixels")
     p.add_argument("--no-smoothing", action="store_true", help="frame-by-frame masks (no temporal smoothing)")
     p.add_argument("--refine", action="store_true", help="guided-filter edge refinement (slower)")
-    p.add_argument("--quantize", default="none", help="run the model as none|fp16|dynamic|int8 TFLite")
+    p.add_argument("--quantize", default="none", choices=[m for m in QUANTIZE_MODES if m != "qat"],
+                   help="run the model as this kind of TFLite file (default: none)")
     p.add_argument("--frames", type=int, help="stop after N frames (needed for a camera)")
     p.set_defaults(func=_cmd_video)
 
@@ -286,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="a model name (shipped weights unless --weights) or a .keras file")
     p.add_argument("--weights", help="a .weights.h5 file for --model (default: shipped)")
     p.add_argument("--format", choices=["tflite", "onnx"], help="default: from the output's suffix")
-    p.add_argument("--quantize", default="none", help="none | fp16 | dynamic | int8 | qat (TFLite)")
+    p.add_argument("--quantize", default="none", choices=QUANTIZE_MODES, help="TFLite quantization (default: none)")
     p.add_argument("--input-size", type=int)
     p.add_argument("--representative", help="folder of photos to calibrate int8 (default: training data)")
     p.add_argument("--samples", type=int, default=64, help="calibration images for int8")
@@ -300,11 +290,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebook")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=_cmd_exercises)
+    for command in sub.choices.values():  # `selfieseg COMMAND ... --verbose` works too
+        command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="show TensorFlow's own start-up log (hidden by default)")
     return parser
+
+
+#: commands that never load TensorFlow (the quiet import is skipped for them)
+_WITHOUT_TENSORFLOW = {"datasets", "download", "exercises"}
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if not args.verbose and args.command not in _WITHOUT_TENSORFLOW:
+        from selfieseg.quiet import load_tensorflow_quietly
+
+        load_tensorflow_quietly()
     try:
         return args.func(args)
     except SelfieSegError as exc:

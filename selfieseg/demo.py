@@ -2,36 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from selfieseg.errors import ModelError
-
-#: preference when several models ship: most accurate first (model cards may override)
-PREFERENCE = ("portraitnet", "mnv2_unet", "mnv3_unet", "sinet")
-
-
-def shipped_models() -> list[str]:
-    from selfieseg.models import shipped_weights_path
-
-    return [name for name in PREFERENCE if shipped_weights_path(name).exists()]
-
-
-def best_shipped_model() -> str:
-    """The shipped model with the highest PFCN-test IoU in its model card."""
-    from selfieseg.models import WEIGHTS_DIR
-
-    names = shipped_models()
-    if not names:
-        raise ModelError("no shipped weights in this version of selfieseg.")
-
-    def score(name):
-        card = WEIGHTS_DIR / f"{name}.json"
-        return json.loads(card.read_text()).get("pfcn_test_iou", 0.0) if card.exists() else 0.0
-
-    return max(names, key=score)
+from selfieseg.models import best_shipped_model, fastest_shipped_model, shipped_models  # noqa: F401 (re-exported)
 
 
 def sample_portrait() -> np.ndarray:

@@ -24,3 +24,19 @@ class DownloadError(SelfieSegError, OSError):
 
 class ModelError(SelfieSegError, ValueError):
     """An unknown model, an unsupported input size or unusable weights."""
+
+
+class ExportError(SelfieSegError, ValueError):
+    """An export that cannot be done as asked (format, mode, path or calibration data)."""
+
+
+class VideoError(SelfieSegError, ValueError):
+    """A video or camera that cannot be read or written, or a video setting out of range."""
+
+
+class InputError(SelfieSegError, ValueError):
+    """Arrays handed to the library that cannot go together: masks and images of different
+    sizes, score lists of different lengths, an unknown option value."""
+
+
+__all__ = ["DatasetError", "DownloadError", "ExportError", "ImageReadError", "InputError", "ModelError", "SelfieSegError", "VideoError"]

@@ -30,16 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from selfieseg.errors import DatasetError, SelfieSegError
-from selfieseg.io import atomic_path
+from selfieseg.errors import DatasetError, ExportError
+from selfieseg.io import IMAGE_SUFFIXES, atomic_path
 
 FORMATS = {"tflite": ".tflite", "onnx": ".onnx"}
 QUANTIZE_MODES = ("none", "fp16", "dynamic", "int8", "qat")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-
-
-class ExportError(SelfieSegError, ValueError):
-    """An export that cannot be done as asked (format, mode, path or calibration data)."""
 
 
 # --- the model to export --------------------------------------------------------------
@@ -49,40 +44,29 @@ def _resolve_model(model, weights, input_size):
     """A float Keras model returning probabilities, plus the files it was read from."""
     import keras
 
-    from selfieseg.models import SPECS, load
+    from selfieseg.models import load, load_keras_file
 
     inputs = []
     if isinstance(model, keras.Model):
         return model, inputs
     if isinstance(model, (str, Path)) and str(model).endswith(".keras"):
-        from selfieseg.inference import Segmenter
-
         inputs.append(Path(model))
-        return Segmenter(model).model, inputs
-    if model not in SPECS:
-        load(str(model))  # raises the registry's error listing valid names
+        return load_keras_file(Path(model)), inputs
     if weights not in (None, "shipped"):
         inputs.append(Path(weights))
     return load(model, weights=weights, input_size=input_size), inputs
 
 
 def export_form(model, format: str = "tflite"):
-    """The graph to convert. SINet drops its channel shuffles (gathers, which broke the
-    XNNPACK delegate into pieces), the next layers' weights taking over the permutation, and for
-    TFLite also writes each grouped 1x1 convolution as one op. ONNX keeps those split:
-    Keras runs grouped convolutions on TensorFlow's CPU through an XLA call that tf2onnx
-    cannot translate. Same function either way (:func:`selfieseg.models.sinet.copy_into_fused`)."""
-    from selfieseg.models import SPECS, build
-    from selfieseg.models.sinet import copy_into_fused
+    """The graph to convert: what the model's registry entry says it deploys as
+    (:attr:`selfieseg.models.ModelSpec.export_form`; SINet folds its channel shuffles),
+    or the model itself for architectures without such a rule and for foreign models."""
+    from selfieseg.models import SPECS
 
     spec = SPECS.get(model.name)
-    if spec is None or not spec.name.startswith("sinet"):
+    if spec is None or spec.export_form is None:
         return model
-    if not any("_reduce_conv" in layer.name for layer in model.layers):
-        return model
-    folded = build(spec.name, input_size=int(model.input_shape[1]), fused_groups=format == "tflite",
-                   channel_shuffle=False)
-    return copy_into_fused(model, folded)
+    return spec.export_form(model, format)
 
 
 # --- calibration images ----------------------------------------------------------------
@@ -102,7 +86,7 @@ def representative_images(source=None, size=(224, 224), samples: int = 64, root=
     if isinstance(source, np.ndarray):
         images = list(source[:samples])
     elif source is None:
-        from selfieseg.train import training_readers
+        from selfieseg.data.training import training_readers
 
         try:
             readers = training_readers(("picsart", "pfcn"), root)
@@ -300,9 +284,9 @@ def export(
 
 def _quantization_aware_copy(model, epochs, steps, root, verbose):
     """Fine-tune a copy of ``model`` under int8 simulation on the training data."""
+    from selfieseg.data.training import training_sequences
     from selfieseg.models import SPECS, build
     from selfieseg.quantize import copy_back, quantization_aware_finetune
-    from selfieseg.train import training_sequences
 
     spec = SPECS.get(model.name)
     if spec is None:

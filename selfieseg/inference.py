@@ -13,10 +13,7 @@ import cv2
 import numpy as np
 
 from selfieseg.errors import ImageReadError, ModelError
-from selfieseg.io import _to_uint8, over_black, read_image
-
-#: arrays above this many pixels are refused, as files are (see selfieseg.io.MAX_PIXELS)
-MAX_PIXELS = 100_000_000
+from selfieseg.io import MAX_PIXELS, _to_uint8, over_black, read_image
 
 
 def as_rgb(image) -> np.ndarray:
@@ -70,24 +67,14 @@ class Segmenter(_Resizing):
     def __init__(self, model="sinet", weights="shipped", input_size=None):
         import keras
 
-        from selfieseg.models import SPECS, load
+        from selfieseg.models import load, load_keras_file
 
         if isinstance(model, keras.Model):
             self.model = model
         elif isinstance(model, (str, Path)) and str(model).endswith(".keras"):
-            path = Path(model)
-            if not path.exists():
-                raise ModelError(f"{path}: model file not found.")
-            import selfieseg.models.common  # noqa: F401  (registers custom layers)
-
-            try:
-                self.model = keras.saving.load_model(path, compile=False)
-            except Exception as exc:
-                raise ModelError(f"{path}: not a readable .keras model ({str(exc).splitlines()[0][:160]}).") from None
-        elif model in SPECS:
-            self.model = load(model, weights=weights, input_size=input_size)
-        else:
-            load(str(model))  # raises the registry's error listing valid names
+            self.model = load_keras_file(Path(model))
+        else:  # a registered name (an unknown one fails listing the valid names)
+            self.model = load(str(model), weights=weights, input_size=input_size)
         shape = self.model.input_shape
         self.input_hw = (int(shape[1]), int(shape[2]))
         self.channels = int(shape[3])
@@ -106,6 +93,19 @@ class Segmenter(_Resizing):
         return self._restore(np.asarray(out), rgb.shape)
 
 
+def make_interpreter(path, threads: int = 2):
+    """A LiteRT interpreter (``ai_edge_litert``), falling back to TensorFlow's where it is absent."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # pragma: no cover - only without the export extra
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
 def _open_model_file(path: Path, kind: str, opener):
     """``opener()`` for an exported model file, with one clear error for missing or unreadable files."""
     if not path.exists():
@@ -120,8 +120,6 @@ class TFLiteSegmenter(_Resizing):
     """A ``.tflite`` segmenter (ours or MediaPipe's: RGB in [0, 1], probability out) on LiteRT."""
 
     def __init__(self, path, threads: int = 2):
-        from selfieseg.models.profile import make_interpreter
-
         path = Path(path)
         self.interpreter = _open_model_file(path, "TFLite", lambda: make_interpreter(path, threads))
         detail = self.interpreter.get_input_details()[0]
@@ -162,3 +160,27 @@ class OnnxSegmenter(_Resizing):
         rgb = as_rgb(image)
         out = self.session.run(None, {self.input_name: self._prepare(rgb, prior)})[0]
         return self._restore(out, rgb.shape)
+
+
+#: exported files and the segmenter that runs each
+_RUNTIMES = {".tflite": TFLiteSegmenter, ".onnx": OnnxSegmenter}
+
+
+def open_segmenter(model="sinet", weights="shipped", input_size=None, threads: int = 2):
+    """The one way from anything that names a model to something with ``.predict``.
+
+    ``model`` may be a registered name (with ``weights``: ``"shipped"``, ``None`` or a
+    ``.weights.h5`` / ``.keras`` file), a ``.keras`` file, an exported ``.tflite`` or
+    ``.onnx`` file (run on LiteRT or ONNX Runtime), a Keras model, or a segmenter
+    already (returned as it is). ``weights`` may also be the exported file itself, as
+    ``selfieseg evaluate --model sinet --weights sinet.tflite`` passes it.
+    """
+    if hasattr(model, "predict") and not hasattr(model, "layers"):
+        return model
+    for candidate in (weights, model):
+        if isinstance(candidate, (str, Path)) and Path(str(candidate)).suffix.lower() in _RUNTIMES:
+            return _RUNTIMES[Path(str(candidate)).suffix.lower()](candidate, threads=threads)
+    return Segmenter(model, weights=weights, input_size=input_size)
+
+
+__all__ = ["MAX_PIXELS", "OnnxSegmenter", "Segmenter", "TFLiteSegmenter", "as_rgb", "make_interpreter", "open_segmenter"]

@@ -23,6 +23,15 @@ from selfieseg.errors import ImageReadError, SelfieSegError
 #: Images above this many pixels are refused (a 100-megapixel photo is ~300 MB of RGB).
 MAX_PIXELS = 100_000_000
 
+#: the photo formats every folder reader, calibration set and command looks for
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def cache_root() -> Path:
+    """Where selfieseg keeps what it derives once (training caches, exported video models):
+    ``$SELFIESEG_CACHE``, else ``~/.cache/selfieseg``."""
+    return Path(os.environ.get("SELFIESEG_CACHE") or Path.home() / ".cache" / "selfieseg")
+
 
 def open_image(path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open and fully decode an image file, turning every failure into one clear error."""

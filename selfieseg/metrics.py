@@ -12,6 +12,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from selfieseg.errors import InputError
+
 
 def _binary(a, threshold=0.5):
     a = np.asarray(a)
@@ -22,7 +24,7 @@ def intersection_union(truth, prediction, threshold: float = 0.5, ignore=None) -
     """Person pixels in both, and in either, of a mask and a prediction (ignored pixels skipped)."""
     truth, prediction = _binary(truth), _binary(prediction, threshold)
     if truth.shape != prediction.shape:
-        raise ValueError(
+        raise InputError(
             f"prediction is {prediction.shape[1]}x{prediction.shape[0]} but the mask is "
             f"{truth.shape[1]}x{truth.shape[0]}: resize the prediction to the mask's size first."
         )
@@ -76,7 +78,7 @@ def paired_difference(ours, theirs, level: float = 0.95, resamples: int = 10_000
     """
     ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
     if ours.shape != theirs.shape or ours.ndim != 1 or not len(ours):
-        raise ValueError(f"need two equal-length lists of per-image scores, got {ours.shape} and {theirs.shape}.")
+        raise InputError(f"need two equal-length lists of per-image scores, got {ours.shape} and {theirs.shape}.")
     difference = ours - theirs
     draws = np.random.default_rng(seed).integers(0, len(difference), (resamples, len(difference)))
     means = difference[draws].mean(axis=1)
@@ -146,11 +148,11 @@ def flicker(masks, truths=None) -> float:
     """
     masks = np.asarray(masks).astype(bool)
     if masks.ndim != 3 or len(masks) < 2:
-        raise ValueError(f"need at least two HxW masks stacked as TxHxW, got shape {masks.shape}.")
+        raise InputError(f"need at least two HxW masks stacked as TxHxW, got shape {masks.shape}.")
     flips = (masks[1:] != masks[:-1]).mean(axis=(1, 2))
     if truths is not None:
         truths = np.asarray(truths).astype(bool)
         if truths.shape != masks.shape:
-            raise ValueError(f"masks {masks.shape} and truths {truths.shape} differ in shape.")
+            raise InputError(f"masks {masks.shape} and truths {truths.shape} differ in shape.")
         flips = np.maximum(flips - (truths[1:] != truths[:-1]).mean(axis=(1, 2)), 0.0)
     return float(flips.mean())

@@ -24,6 +24,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from selfieseg.errors import ModelError
 from selfieseg.models.common import PACKAGE
 
 #: layers whose outputs a TFLite int8 graph stores as int8 tensors of their own
@@ -156,7 +157,7 @@ def quantization_aware_model(model: keras.Model) -> keras.Model:
     qat = keras.models.clone_model(model, clone_function=_qat_layer, call_function=call_function, recursive=True)
     copied = copy_back(model, qat)
     if copied == 0:
-        raise ValueError(f"{model.name}: no weights could be copied into the quantization-aware copy.")
+        raise ModelError(f"{model.name}: no weights could be copied into the quantization-aware copy.")
     for layer in qat.layers:
         if isinstance(layer, layers.BatchNormalization):
             layer.trainable = False

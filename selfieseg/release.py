@@ -36,12 +36,12 @@ def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None, weig
     """
     import selfieseg
     from selfieseg.data import open_dataset
+    from selfieseg.evaluation import evaluate_split
     from selfieseg.export import export
     from selfieseg.inference import Segmenter, TFLiteSegmenter
     from selfieseg.io import atomic_path
-    from selfieseg.models import WEIGHTS_DIR
-    from selfieseg.models.profile import profile, tflite_latencies
-    from selfieseg.train import evaluate_split
+    from selfieseg.models import WEIGHTS_DIR, builder_options
+    from selfieseg.profile import profile, tflite_latencies
 
     run = Path(run)
     if weights not in ("best", "average"):
@@ -79,6 +79,8 @@ def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None, weig
     card = {
         "model": name,
         "input_size": size,
+        # what the architecture was built with: loading the shipped file checks it
+        "options": builder_options(name, settings.get("options", {})),
         "trainable_params": cost["params"],
         "mmacs": round(cost["MMACs"], 1),
         "weights_kb": round(chosen.stat().st_size / 1024, 1),
@@ -222,11 +224,13 @@ def without_this_run(stages: list[dict], history: list[dict], wall_minutes: floa
 
 def _encoder_start(settings: dict) -> str:
     """How the run's weights started, in words (runs older than the setting used the default)."""
-    from selfieseg.train import auto_encoder_weights
+    from selfieseg.models import spec_of
 
     if settings.get("init_weights"):
         return f"weights of {settings['init_weights']}"
-    source = settings.get("encoder_weights", auto_encoder_weights(settings["model"], settings.get("options", {})))
+    spec = spec_of(settings["model"])
+    source = settings.get("encoder_weights") if "encoder_weights" in settings else \
+        spec.encoder_start({**spec.options, **settings.get("options", {})})
     return {None: "random (from scratch)", "imagenet": "ImageNet encoder",
             "imagenet_sliced": "ImageNet MobileNetV2 width 1.0, sliced to this width"}.get(source, str(source))
 

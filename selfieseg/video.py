@@ -26,15 +26,11 @@ import cv2
 import numpy as np
 
 from selfieseg import effects
-from selfieseg.errors import ModelError, SelfieSegError
+from selfieseg.errors import ModelError, SelfieSegError, VideoError  # noqa: F401 (VideoError re-exported)
 from selfieseg.io import atomic_path
 
 EFFECTS = ("blur", "replace", "mask", "grey", "cutout")
 VIDEO_SUFFIXES = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
-
-
-class VideoError(SelfieSegError, ValueError):
-    """A video or camera that cannot be read or written."""
 
 
 # --- temporal smoothing ----------------------------------------------------------------
@@ -55,9 +51,9 @@ class TemporalSmoother:
     def __init__(self, strength: float = 0.95, motion: float = 25.0, cut: float = 0.5,
                  low: float = 0.4, high: float = 0.6):
         if not 0 <= strength < 1:
-            raise ValueError(f"strength must be in [0, 1), got {strength}.")
+            raise VideoError(f"strength must be in [0, 1), got {strength}.")
         if not 0 < low <= 0.5 <= high < 1:
-            raise ValueError(f"need 0 < low <= 0.5 <= high < 1, got low={low}, high={high}.")
+            raise VideoError(f"need 0 < low <= 0.5 <= high < 1, got low={low}, high={high}.")
         self.strength, self.motion, self.cut = strength, motion, cut
         self.low, self.high = low, high
         self.reset()
@@ -158,24 +154,20 @@ def fast_segmenter(model="sinet", quantize: str = "none"):
     a Keras call. The export is cached in ``$SELFIESEG_CACHE`` (default
     ``~/.cache/selfieseg``) under a hash of the weights, so it is made once.
     """
-    from selfieseg.inference import Segmenter, TFLiteSegmenter
+    from selfieseg.inference import TFLiteSegmenter, open_segmenter
+    from selfieseg.io import cache_root
 
-    if hasattr(model, "predict"):  # already a segmenter (ours, or anything with .predict)
-        return model
-    if str(model).endswith(".tflite"):
-        return TFLiteSegmenter(model)
-    if str(model).endswith(".keras"):
-        return Segmenter(model)
+    if hasattr(model, "predict") or Path(str(model)).suffix.lower() in (".tflite", ".keras", ".onnx"):
+        return open_segmenter(model)  # already a segmenter, or a file that runs as it is
     from selfieseg.export import export
-    from selfieseg.models import SPECS, shipped_weights_path
+    from selfieseg.models import shipped_weights_path, spec_of
 
-    if model not in SPECS:
-        Segmenter(model)  # raises the registry's error listing valid names
+    spec_of(model)  # an unknown name fails listing the valid ones
     weights = shipped_weights_path(model)
     if not weights.exists():
         raise ModelError(f"{model}: no shipped weights in this version of selfieseg; pass a .tflite or .keras file.")
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
-    cache = Path(os.environ.get("SELFIESEG_CACHE") or Path.home() / ".cache" / "selfieseg") / "exports"
+    cache = cache_root() / "exports"
     path = cache / f"{model}-{digest}-{quantize}.tflite"
     if not path.exists():
         export(model, path, quantize=quantize, verbose=0)
@@ -239,7 +231,7 @@ def apply_effect(effect: str, rgb: np.ndarray, probability: np.ndarray, backgrou
         return np.repeat(grey[..., None], 3, axis=2)
     if effect == "cutout":
         return effects.cutout(rgb, probability)
-    raise ValueError(f"unknown effect {effect!r}; choose one of {', '.join(EFFECTS)}.")
+    raise VideoError(f"unknown effect {effect!r}; choose one of {', '.join(EFFECTS)}.")
 
 
 class _Background:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from selfieseg.cli import main
 
 
@@ -35,6 +37,7 @@ def test_models_lists_the_four_architectures(capsys):
     assert "86,834" in out and "_tiny" not in out
 
 
+@pytest.mark.slow
 def test_train_distils_a_teacher_from_a_keras_file(tmp_path, data_root, training_cache, capsys, monkeypatch):
     import json
 

@@ -70,6 +70,7 @@ def test_demo_writes_every_output_from_the_shipped_weights(tmp_path, pfcn_test):
     assert written.shape == sample.mask.shape and np.abs(written - expected).max() <= 1 / 255 + 1e-6
 
 
+@pytest.mark.slow
 def test_shipped_model_cards_match_a_fresh_evaluation(pfcn_test):
     import json
 

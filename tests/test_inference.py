@@ -57,3 +57,33 @@ def test_mediapipe_through_the_same_pipeline_segments_real_portraits(anchors_roo
         assert probability.shape == sample.mask.shape
         scores.add(sample.mask, probability)
     assert scores.mean_iou > 0.9, scores.per_image
+
+
+@pytest.mark.slow
+def test_open_segmenter_is_the_one_way_from_a_name_or_a_file(tmp_path):
+    """Names, .keras, .weights.h5, .tflite and .onnx files, Keras models and segmenters all open here."""
+    import selfieseg
+    from selfieseg.export import export
+    from selfieseg.inference import OnnxSegmenter, Segmenter, TFLiteSegmenter, open_segmenter
+
+    model = selfieseg.load("sinet_tiny", weights=None)
+    model.save_weights(tmp_path / "tiny.weights.h5")
+    model.save(tmp_path / "tiny.keras")
+    tflite = export(model, tmp_path / "tiny.tflite")
+    image = np.random.default_rng(1).integers(0, 255, (50, 40, 3), dtype=np.uint8)
+    reference = Segmenter(model).predict(image)
+    opened = {
+        "name + weights": open_segmenter("sinet_tiny", weights=tmp_path / "tiny.weights.h5"),
+        ".keras": open_segmenter(tmp_path / "tiny.keras"),
+        "Keras model": open_segmenter(model),
+        ".tflite": open_segmenter(tflite),
+        "name + .tflite weights": open_segmenter("sinet_tiny", weights=str(tflite)),
+    }
+    assert isinstance(opened[".tflite"], TFLiteSegmenter) and isinstance(opened[".keras"], Segmenter)
+    for what, segmenter in opened.items():
+        np.testing.assert_allclose(segmenter.predict(image), reference, atol=1e-4, err_msg=what)
+    assert open_segmenter(opened[".tflite"]) is opened[".tflite"]  # a segmenter is returned as it is
+    onnx = pytest.importorskip("onnxruntime") and export(model, tmp_path / "tiny.onnx")
+    assert isinstance(open_segmenter(onnx), OnnxSegmenter)
+    with pytest.raises(ModelError, match="not found"):
+        open_segmenter(tmp_path / "missing.tflite")

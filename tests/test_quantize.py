@@ -48,6 +48,7 @@ def test_quantization_aware_copy_keeps_names_and_weights_and_stays_close(name):
     assert 0 < np.abs(simulated - exact).max() < 0.2
 
 
+@pytest.mark.slow
 def test_finetune_on_real_portraits_moves_weights_back_into_the_float_model(picsart):
     from selfieseg.data.pipeline import SegmentationSequence
 

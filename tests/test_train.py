@@ -25,6 +25,7 @@ def run(tmp_path_factory, tiny_run):
     return out, {**kwargs, "out": out}, first
 
 
+@pytest.mark.slow
 def test_checkpoints_every_epoch_and_resumes_where_it_stopped(run):
     out, kwargs, first = run
     assert first["epoch"] == 2 and 0 <= first["best"] <= 1
@@ -124,6 +125,7 @@ def test_consistency_training_checkpoints_the_model_inside_the_twin(tmp_path, da
     assert any(not np.array_equal(a, b) for a, b in zip(untrained.get_weights(), inference.get_weights()))
 
 
+@pytest.mark.slow
 def test_init_seeds_a_fresh_run_even_with_resume_and_is_ignored_once_resuming(tiny_run, tmp_path):
     """`--resume --init W` is the safe command to repeat after every kill: the first call
     starts from W, later calls continue from the run's own checkpoint."""
@@ -160,12 +162,13 @@ def test_init_seeds_a_fresh_run_even_with_resume_and_is_ignored_once_resuming(ti
     assert again["epoch"] == 2 and same_trainables(fresh / "last.weights.h5")
 
 
+@pytest.mark.slow
 def test_training_undoes_tensorflows_malloc_setting_after_every_step(tiny_run, tmp_path, monkeypatch):
     """TensorFlow's generator pins glibc's trim threshold (fit measured 1.5x slower);
     train() restores adaptive-like thresholds after each training batch."""
     import sys
 
-    import selfieseg.train as training
+    import selfieseg.callbacks as training
 
     if sys.platform.startswith("linux"):
         assert training.restore_malloc_thresholds() is True
@@ -202,6 +205,7 @@ def test_teacher_labels_are_the_teachers_view_computed_once_per_teacher(tmp_path
     assert not list(cache.path.glob(".*"))  # no temporary file left behind
 
 
+@pytest.mark.slow
 def test_distilled_training_records_its_teacher(tiny_run, tmp_path):
     from selfieseg.inference import Segmenter
     from selfieseg.release import _markdown, _training_summary
@@ -227,6 +231,7 @@ def _markdown_lines(markdown, training):
     return markdown(card, [])
 
 
+@pytest.mark.slow
 def test_a_time_budget_sets_the_schedule_and_stops_before_it_runs_out(tiny_run, tmp_path):
     from selfieseg.train import TimeBudget
 
@@ -266,6 +271,7 @@ def test_a_time_budget_sets_the_schedule_and_stops_before_it_runs_out(tiny_run, 
     assert not (tmp_path / "never").exists()
 
 
+@pytest.mark.slow
 def test_a_seeded_run_never_asks_for_imagenet_weights(tiny_run, tmp_path, monkeypatch):
     """--init overwrites the encoder at once, so a seeded run trains on a machine without
     Keras's ImageNet cache (a rented GPU, an offline laptop); an unseeded one still asks."""
@@ -341,6 +347,7 @@ def test_weight_average_is_the_running_mean_and_is_restored_after_use():
         WeightAverage(net, start=-1, validation=None, monitor="val_person_iou", out=Path("."))
 
 
+@pytest.mark.slow
 def test_weight_averaging_holds_the_rate_validates_the_mean_and_resumes(tiny_run, tmp_path):
     _, kwargs, _ = tiny_run
     out = tmp_path / "averaged"

@@ -75,6 +75,7 @@ def test_hysteresis_keeps_hovering_pixels_still():
     assert first.tolist() == [[True, False]] and hovering.tolist() == [[True, False]]
 
 
+@pytest.mark.slow
 def test_video_mask_effect_keeps_size_and_frame_count(clip, shipped, tmp_path):
     path, frames, masks = clip
     out = tmp_path / "mask.avi"

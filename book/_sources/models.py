@@ -12,7 +12,7 @@ machine; compare rows, not absolute numbers, between machines.
 """
 
 COST_CODE = '''
-from selfieseg.models.profile import mediapipe_row, profile, time_together
+from selfieseg.profile import mediapipe_row, profile, time_together
 
 runs = 5 if FAST else 30
 rows = [profile(model, runs=runs, timed=False)]
@@ -317,7 +317,7 @@ exercises.check_close(answer_1, truth, "SE parameters", rtol=0.0)
         md("**3.** Latency is not MACs. Measure the TFLite latency of this model at 160x160 and at 224x224 and give the ratio 224/160. Compare with the MAC ratio (224/160)^2 = 1.96."),
         code("answer_3 = None"),
         solution('''
-from selfieseg.models.profile import tflite_latency, to_tflite
+from selfieseg.profile import tflite_latency, to_tflite
 
 small = tflite_latency(to_tflite(build("mnv3_unet", input_size=160)), runs=10)
 large = tflite_latency(to_tflite(model), runs=10)

@@ -28,10 +28,10 @@ import matplotlib.pyplot as plt
 import keras
 
 from selfieseg import exercises
-from selfieseg.demo import shipped_models
+from selfieseg.models import fastest_shipped_model
 from selfieseg.models import load
 
-MODEL = "sinet" if "sinet" in shipped_models() else shipped_models()[0]
+MODEL = fastest_shipped_model()  # the registry ranks SINet fastest
 model = load(MODEL)
 conv = max((l for l in model.layers if isinstance(l, keras.layers.Conv2D) and not isinstance(l, keras.layers.DepthwiseConv2D)),
            key=lambda l: l.kernel.shape[-1])
@@ -95,8 +95,8 @@ from pathlib import Path
 from selfieseg.data import open_dataset
 from selfieseg.export import export
 from selfieseg.inference import Segmenter, TFLiteSegmenter
-from selfieseg.models.profile import tflite_latencies
-from selfieseg.train import evaluate_split
+from selfieseg.profile import tflite_latencies
+from selfieseg.evaluation import evaluate_split
 
 test = open_dataset("pfcn", split="test")
 test = test.subset(slice(None, None, 22 if FAST else 4))

@@ -231,7 +231,7 @@ import os
 
 from selfieseg.demo import shipped_models
 from selfieseg.inference import Segmenter, TFLiteSegmenter
-from selfieseg.train import evaluate_split
+from selfieseg.evaluation import evaluate_split
 
 test = open_dataset("pfcn", split="test")
 if FAST:

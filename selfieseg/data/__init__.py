@@ -11,6 +11,7 @@ from pathlib import Path
 
 from selfieseg.data.hub import download, load_manifest
 from selfieseg.data.readers import (
+    CCP,
     EG1800,
     PFCN,
     AISegment,
@@ -26,7 +27,9 @@ from selfieseg.data.readers import (
     SuperviselyPerson,
     SuperviselyPortrait,
     UCFSelfie,
+    VideoSequence,
 )
+from selfieseg.data.splits import held_out_splits, refuse_held_out
 from selfieseg.errors import DatasetError
 
 #: name -> reader class. Folder names under the data root default to these names.
@@ -37,6 +40,8 @@ READERS = {
         EG1800,
         PicsArt,
         PascalPerson,
+        CCP,
+        VideoSequence,
         AISegment,
         SuperviselyPerson,
         SuperviselyPortrait,
@@ -112,6 +117,7 @@ __all__ = [
     "ArrayCache",
     "Augmenter",
     "BaiduAug",
+    "CCP",
     "EG1800",
     "ImageMaskFolder",
     "PascalPerson",
@@ -127,12 +133,15 @@ __all__ = [
     "SuperviselyPerson",
     "SuperviselyPortrait",
     "UCFSelfie",
+    "VideoSequence",
     "available",
     "build_cache",
     "data_root",
     "describe_layout",
     "download",
+    "held_out_splits",
     "load_manifest",
     "open_dataset",
+    "refuse_held_out",
     "split_indices",
 ]

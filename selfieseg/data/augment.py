@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, replace
 import cv2
 import numpy as np
 
+from selfieseg.errors import DatasetError, InputError
+
 
 @dataclass
 class Augmenter:
@@ -86,7 +88,7 @@ class Augmenter:
         from outside the photo (black, label background) get the new background too.
         """
         if background.shape != image.shape:
-            raise ValueError(f"background {background.shape} and image {image.shape} differ in size.")
+            raise InputError(f"background {background.shape} and image {image.shape} differ in size.")
         label = mask.max(axis=2) if mask.ndim == 3 else mask
         alpha = cv2.GaussianBlur(label.astype(np.float32) / 255.0, (0, 0), 0.5)[..., None]
         out = alpha * image.astype(np.float32) + (1.0 - alpha) * background.astype(np.float32)
@@ -126,8 +128,6 @@ def augmenter(recipe="full", composite: float = 0.0) -> "Augmenter | None":
     ``composite`` (a probability in [0, 1]) turns on background compositing on top of
     the named recipe; it needs a recipe (``"none"`` augments nothing to composite).
     """
-    from selfieseg.errors import DatasetError
-
     if not 0.0 <= float(composite) <= 1.0:
         raise DatasetError(f"composite is a probability in [0, 1], got {composite}.")
     if recipe is None or recipe == "none":
@@ -152,7 +152,7 @@ def smear_person(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     height, width = image.shape[:2]
     label = mask[..., 0] if mask.ndim == 3 else mask
     if label.shape != (height, width):
-        raise ValueError(f"mask {label.shape} and image {(height, width)} differ in size.")
+        raise InputError(f"mask {label.shape} and image {(height, width)} differ in size.")
     grow = max(3, int(0.03 * max(height, width)) | 1)
     person = cv2.dilate((label >= 128).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
     keep = (person == 0).astype(np.float32)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from selfieseg.errors import InputError
+
 
 def synthetic_clip(image: np.ndarray, mask: np.ndarray, frames: int = 60, motion: str = "static",
                    size=(480, 640), noise: float = 4.0, drift: float = 0.06, quality: int = 80,
@@ -25,7 +27,7 @@ def synthetic_clip(image: np.ndarray, mask: np.ndarray, frames: int = 60, motion
     ``sway`` is the sideways amplitude as a share of the width.
     """
     if motion not in ("static", "sway"):
-        raise ValueError(f"motion must be 'static' or 'sway', got {motion!r}.")
+        raise InputError(f"motion must be 'static' or 'sway', got {motion!r}.")
     rng = np.random.default_rng(seed)
     height, width = size
     # fill the frame: scale, centre-crop

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from selfieseg.data.splits import select_split
 from selfieseg.errors import DatasetError, ImageReadError
 from selfieseg.io import binarize, check_same_size, open_image, read_image, read_mask
 
@@ -434,14 +435,21 @@ class PascalPerson(SegmentationDataset):
     """Pascal VOC (or Pascal_Person) with palette class masks: 15 = person, 255 = void.
 
     Reads ``JPEGImages/*.jpg`` with ``SegmentationClass/*.png`` from the VOC root (or
-    from ``VOCdevkit/VOC2012`` below it). Void pixels become the ignore mask. A split
-    file ``ImageSets/Segmentation/<split>.txt`` selects images when it exists;
+    from ``VOCdevkit/VOC2012`` below it). Void pixels become the ignore mask.
     ``person_only=True`` keeps only images that contain a person.
+
+    The person set has no official test split, so ``split="test"`` is the committed
+    hash-chosen list of :mod:`selfieseg.data.splits` (about 15%), ``split="train"``
+    everything else and ``split="all"`` both; listed names absent here are counted in
+    ``.missing``. Any other split name (``"val"``, ``"trainval"``) reads VOC's own
+    ``ImageSets/Segmentation/<split>.txt``, and ``image_set`` intersects either choice
+    with such an official list (``image_set="train"`` for VOC's own train list).
     """
 
     name = "voc_person"
 
-    def __init__(self, root, split: str = "all", person_only: bool = True, resize_masks: bool = False):
+    def __init__(self, root, split: str = "all", person_only: bool = True, resize_masks: bool = False,
+                 image_set: str | None = None):
         root = _require_dir(root, "VOC folder", "Download it with selfieseg.data.download('voc_person').")
         for candidate in (root, root / "VOCdevkit" / "VOC2012", root / "VOC2012"):
             if (candidate / "JPEGImages").is_dir():
@@ -452,13 +460,16 @@ class PascalPerson(SegmentationDataset):
             root / "SegmentationClass", "SegmentationClass/ folder", "Is this a Pascal VOC root?"
         )
         records, _ = _pair_by_stem(images, masks)  # VOC has far more JPEGs than masks
-        if split != "all":
-            listing = root / "ImageSets" / "Segmentation" / f"{split}.txt"
-            if not listing.exists():
-                raise DatasetError(f"{listing}: split file not found; use split='all'.")
-            wanted = {line.strip() for line in listing.read_text().splitlines() if line.strip()}
-            records = [r for r in records if r.name in wanted]
+        missing = []
+        if split in ("all", "train", "test"):
+            records, missing = select_split(records, self.name, split)
+        else:
+            records = self._official(root, split, records)
+        if image_set is not None:
+            records = self._official(root, image_set, records)
         super().__init__(records, root, resize_masks)
+        self.split = split
+        self.missing = missing
         self.person_only = person_only
         if person_only:
             self.records = [r for r in self.records if self._has_person(r)]
@@ -467,6 +478,18 @@ class PascalPerson(SegmentationDataset):
                     f"{root}: no mask in SegmentationClass/ contains the person class "
                     f"({VOC_PERSON}). Is the palette VOC's? Pass person_only=False to read anyway."
                 )
+
+    @staticmethod
+    def _official(root: Path, image_set: str, records: list[Record]) -> list[Record]:
+        """The records named in VOC's own ``ImageSets/Segmentation/<image_set>.txt``."""
+        listing = root / "ImageSets" / "Segmentation" / f"{image_set}.txt"
+        if not listing.exists():
+            raise DatasetError(
+                f"{listing}: split file not found; use split='all', 'train' or 'test' "
+                "(the committed held-out list)."
+            )
+        wanted = {line.strip() for line in listing.read_text().splitlines() if line.strip()}
+        return [r for r in records if r.name in wanted]
 
     @staticmethod
     def _person_and_void(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -490,6 +513,172 @@ class PascalPerson(SegmentationDataset):
         mask = self._fit(image, person.astype(np.uint8), record)
         ignore = self._fit(image, void, record)
         return Sample(image, mask, ignore, record.name, str(record.image))
+
+
+# ------------------------------------------------------------------------------------
+# Clothing Co-Parsing (full-body street fashion)
+# ------------------------------------------------------------------------------------
+def _label_names(path: Path) -> list[str]:
+    """The names in a MATLAB cell array of strings (``label_list.mat``), in label order."""
+    names = []
+    for cell in _load_mat(path, "label_list").ravel():
+        cell = np.asarray(cell).ravel()
+        names.append(str(cell[0]).strip() if cell.size else "")
+    return names
+
+
+class CCP(SegmentationDataset):
+    """Clothing Co-Parsing (Yang et al.): full-body street photos with pixel-level clothing labels.
+
+    ``root/photos/NNNN.jpg``, ``root/annotations/pixel-level/NNNN.mat`` (variable
+    ``groundtruth``, uint8 labels 0-58) and ``root/label_list.mat`` (variable
+    ``label_list``, the 59 label names, ``null`` first). Every label but ``null`` is part
+    of the person, so the person mask is ``label > 0``: whole standing bodies, feet
+    included, which portrait sets never show. Upstream labels only the first 1,004 of
+    its 2,098 photos at pixel level (the rest carry image-level tags), so a photo is a
+    sample only when it has a pixel-level annotation; an annotation whose photo is
+    absent is skipped and listed in ``.missing`` (``strict=True`` refuses it instead).
+
+    The clothing parts themselves stay reachable for exercises: :meth:`parts` gives one
+    sample's label map and :attr:`label_names` the name of each label (``None`` when
+    ``label_list.mat`` is absent). ``split`` picks the committed hash-chosen test list of
+    :mod:`selfieseg.data.splits` (``"test"``, about 15%), the rest (``"train"``) or both
+    (``"all"``), since the set has no official split.
+    """
+
+    name = "ccp"
+
+    def __init__(self, root, split: str = "all", strict: bool = False, resize_masks: bool = False):
+        root = _require_dir(root, "CCP folder", "Download it with selfieseg.data.download('ccp').")
+        for candidate in (root, root / "clothing-co-parsing"):
+            if (candidate / "photos").is_dir():
+                root = candidate
+                break
+        photos_dir = _require_dir(root / "photos", "photos/ folder", "Is this the clothing-co-parsing folder?")
+        labels_dir = _require_dir(
+            root / "annotations" / "pixel-level",
+            "annotations/pixel-level/ folder",
+            "Is this the clothing-co-parsing folder?",
+        )
+        photos = {p.stem: p for p in _list_images(photos_dir)}
+        annotations = sorted(
+            (p for p in labels_dir.iterdir() if p.suffix.lower() == ".mat" and p.is_file()), key=_numeric_key
+        )
+        records, orphans = [], []
+        for annotation in annotations:
+            photo = photos.get(annotation.stem)
+            if photo is None:
+                orphans.append(annotation.name)
+                continue
+            records.append(Record(annotation.stem, photo, annotation))
+        if strict and orphans:
+            raise DatasetError(
+                f"{labels_dir}: {len(orphans)} annotations have no photo in {photos_dir} "
+                f"(first: {orphans[0]}). Restore the photos or remove those annotations."
+            )
+        if not records:
+            raise DatasetError(
+                f"{root}: no photo in photos/ has a pixel-level annotation in annotations/pixel-level/ "
+                "(NNNN.jpg <-> NNNN.mat). Is this the clothing-co-parsing folder?"
+            )
+        records, listed_missing = select_split(records, self.name, split)
+        super().__init__(records, root, resize_masks)
+        self.split = split
+        self.missing = orphans + listed_missing
+        label_list = root / "label_list.mat"
+        self.label_names = _label_names(label_list) if label_list.exists() else None
+
+    def _labels(self, record: Record) -> np.ndarray:
+        labels = _load_mat(record.mask, "groundtruth")
+        if labels.ndim != 2:
+            raise ImageReadError(f"{record.mask}: 'groundtruth' has shape {labels.shape}, expected HxW labels.")
+        if self.label_names and labels.size and int(labels.max()) >= len(self.label_names):
+            raise DatasetError(
+                f"{record.mask}: label {int(labels.max())} is beyond the {len(self.label_names)} "
+                "names of label_list.mat. Re-download the annotations."
+            )
+        return labels.astype(np.uint8)
+
+    def parts(self, index: int) -> np.ndarray:
+        """The clothing label map (HxW uint8, indices into :attr:`label_names`) of sample ``index``.
+
+        Checked against (or, with ``resize_masks``, resized to) its photo like the person mask.
+        """
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} samples")
+        record = self.records[index]
+        return self._fit(read_image(record.image), self._labels(record), record)
+
+    def _load(self, record: Record) -> Sample:
+        image = read_image(record.image)
+        mask = self._fit(image, (self._labels(record) > 0).astype(np.uint8), record)
+        return Sample(image, mask, None, record.name, str(record.image))
+
+
+# ------------------------------------------------------------------------------------
+# DAVIS video (one labelled sequence)
+# ------------------------------------------------------------------------------------
+class VideoSequence(SegmentationDataset):
+    """One DAVIS sequence: its frames in order, each with the main subject's mask.
+
+    ``root/JPEGImages/<resolution>/<sequence>/NNNNN.jpg`` with
+    ``root/Annotations/<resolution>/<sequence>/NNNNN.png`` (mode L, 0/255). Frames come in
+    numeric order, so neighbours in the reader are neighbours in time. Every frame must
+    have its mask: a gap would make frame-to-frame measures (flicker, temporal
+    consistency) silently compare frames that are not adjacent, so a frame without one
+    is an error naming the frame file, raised when the reader is built. DAVIS labels the
+    main subject only, and it is for evaluation, never for training.
+    """
+
+    name = "davis"
+
+    def __init__(self, root, sequence: str = "parkour", resolution: str = "480p", resize_masks: bool = False):
+        root = _require_dir(root, "DAVIS folder", "Download it with selfieseg.data.download('davis').")
+        for candidate in (root, root / "DAVIS"):
+            if (candidate / "JPEGImages").is_dir():
+                root = candidate
+                break
+        images_root = _require_dir(root / "JPEGImages", "JPEGImages/ folder", "Is this a DAVIS folder?")
+        resolutions = sorted(p.name for p in images_root.iterdir() if p.is_dir())
+        if resolution not in resolutions:
+            raise DatasetError(
+                f"{images_root / resolution}: resolution {resolution!r} not found; this DAVIS folder has {resolutions}."
+            )
+        sequences = sorted(p.name for p in (images_root / resolution).iterdir() if p.is_dir())
+        if sequence not in sequences:
+            raise DatasetError(
+                f"{images_root / resolution / sequence}: sequence {sequence!r} not found; "
+                f"the sequences here are {sequences}."
+            )
+        frames_dir = images_root / resolution / sequence
+        masks_dir = _require_dir(
+            root / "Annotations" / resolution / sequence,
+            f"Annotations/{resolution}/{sequence}/ folder",
+            "Every DAVIS sequence needs its annotation folder.",
+        )
+        records = []
+        for frame in sorted(_list_images(frames_dir), key=_numeric_key):
+            mask = masks_dir / f"{frame.stem}.png"
+            if not mask.is_file():
+                raise DatasetError(
+                    f"{frame}: frame has no mask {mask.name} in {masks_dir}. A video reader needs every "
+                    "frame labelled, so that neighbouring samples are neighbouring frames."
+                )
+            records.append(Record(f"{sequence}/{frame.stem}", frame, mask))
+        super().__init__(records, root, resize_masks)
+        self.sequence = sequence
+        self.resolution = resolution
+        self.sequences = sequences
+
+    def frames(self) -> np.ndarray:
+        """Every frame, in order, as one ``(N, H, W, 3)`` uint8 array (what a video model consumes)."""
+        return np.stack([read_image(r.image) for r in self.records])
+
+    def masks(self) -> np.ndarray:
+        """Every frame's mask, in order, as one ``(N, H, W)`` uint8 {0, 1} array."""
+        return np.stack([sample.mask for sample in self])
 
 
 # ------------------------------------------------------------------------------------

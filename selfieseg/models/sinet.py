@@ -272,3 +272,21 @@ def unshuffled(weights, order) -> list:
     """
     inverse = np.argsort(order)
     return [np.take(w, inverse, axis=2 if w.ndim == 4 else -1) for w in weights]
+
+
+def folded_export_form(model: keras.Model, format: str, build) -> keras.Model:
+    """The graph the exporter converts for a trained SINet: its registry entry's export rule.
+
+    The channel shuffles (gathers, which broke the XNNPACK delegate into pieces) are
+    dropped, the next layers' weights taking over the permutation, and for TFLite each
+    grouped 1x1 convolution is also written as one op. ONNX keeps those split: Keras runs
+    grouped convolutions on TensorFlow's CPU through an XLA call that tf2onnx cannot
+    translate. Same function either way (:func:`copy_into_fused`). ``build`` is the
+    registry's builder (passed in, so this module does not import the registry above it).
+    A graph already in an export form is returned as it is.
+    """
+    if not any("_reduce_conv" in layer.name for layer in model.layers):
+        return model
+    folded = build(model.name, input_size=int(model.input_shape[1]), fused_groups=format == "tflite",
+                   channel_shuffle=False)
+    return copy_into_fused(model, folded)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import zlib
 from io import BytesIO
 
@@ -260,3 +261,126 @@ def test_subset_is_a_view_with_the_same_decoding(picsart):
     assert len(picsart.subset(slice(None, None, 100))) == 12
     with pytest.raises(DatasetError, match="empty"):
         picsart.subset([])
+
+
+# --- beyond portraits: full bodies (CCP), in-the-wild people (VOC), video (DAVIS) ------
+def test_ccp_reads_854_full_body_samples_with_named_clothing_labels(data_root):
+    ccp = data.CCP(data_root / "ccp")
+    assert len(ccp) == 854 and ccp.missing == []
+    assert len(ccp.label_names) == 59 and ccp.label_names[0] == "null"
+    assert {"skin", "hair", "shoes"} <= set(ccp.label_names)
+    for index in (0, 400, 853):
+        sample = ccp[index]
+        assert sample.image.shape == (832, 550, 3) and sample.mask.shape == (832, 550)
+        assert set(np.unique(sample.mask)) == {0, 1} and sample.ignore is None
+        assert 0.05 < sample.mask.mean() < 0.6  # one standing person, head to feet
+        parts = ccp.parts(index)
+        assert parts.dtype == np.uint8 and parts.max() < 59
+        assert np.array_equal(sample.mask, (parts > 0).astype(np.uint8))
+    assert data.open_dataset("ccp", root=data_root).name == "ccp"
+
+
+def test_voc_person_real_data_keeps_void_as_ignore(data_root):
+    voc = data.PascalPerson(data_root / "voc_person")
+    assert len(voc) == 594 and voc.missing == []
+    for index in (0, 300, 593):
+        sample = voc[index]
+        classes = np.asarray(Image.open(voc.records[index].mask))
+        assert sample.mask.shape == sample.ignore.shape == sample.image.shape[:2]
+        assert set(np.unique(sample.mask)) == {0, 1} and sample.ignore.dtype == bool
+        assert np.array_equal(sample.ignore, classes == 255) and sample.ignore.any()
+        assert np.array_equal(sample.mask, (classes == 15).astype(np.uint8))
+        assert not (sample.ignore & (sample.mask == 1)).any()
+
+
+def test_davis_parkour_gives_100_frames_in_order_with_masks(data_root):
+    video = data.VideoSequence(data_root / "davis")
+    assert len(video) == 100 and video.sequence == "parkour" and video.sequences == ["parkour"]
+    assert [r.name for r in video.records] == [f"parkour/{n:05d}" for n in range(100)]
+    frames = video.frames()
+    assert frames.shape == (100, 480, 854, 3) and frames.dtype == np.uint8
+    masks = video.masks()
+    assert masks.shape == (100, 480, 854) and set(np.unique(masks)) == {0, 1}
+    assert (masks.reshape(100, -1).mean(axis=1) > 0.005).all()  # the subject is in every frame
+    assert np.array_equal(video[37].image, frames[37])
+    with pytest.raises(DatasetError, match=r"sequence 'bmx-trees' not found.*\['parkour'\]"):
+        data.VideoSequence(data_root / "davis", sequence="bmx-trees")
+    with pytest.raises(DatasetError, match=r"resolution '1080p' not found.*480p"):
+        data.VideoSequence(data_root / "davis", resolution="1080p")
+
+
+def make_ccp(root, annotated=(1, 2, 3), photographed=(1, 2, 4), size=(48, 36)):
+    """A CCP folder: photos, pixel-level .mat labels and label_list.mat, as upstream publishes them."""
+    (root / "annotations" / "pixel-level").mkdir(parents=True)
+    names = np.array(["null", "bag", "skin", "shoes"], dtype=object)
+    scipy.io.savemat(root / "label_list.mat", {"label_list": names[None, :]})
+    for n in photographed:
+        _save(root / "photos" / f"{n:04d}.jpg", portrait_like(*size, seed=n)[0])
+    labels = {}
+    for n in annotated:
+        mask = portrait_like(*size, seed=n)[1]
+        labels[n] = (mask * (1 + (np.arange(size[1]) % 3))[None, :]).astype(np.uint8)  # parts 1..3 in the person
+        scipy.io.savemat(root / "annotations" / "pixel-level" / f"{n:04d}.mat", {"groundtruth": labels[n]})
+    return root, labels
+
+
+def test_ccp_fixture_pairs_annotations_with_photos_and_reports_orphans(tmp_path):
+    root, labels = make_ccp(tmp_path / "ccp")
+    ccp = data.CCP(root)
+    # photo 0004 has no pixel-level labels: not a sample; annotation 0003 has no photo: reported
+    assert [r.name for r in ccp.records] == ["0001", "0002"] and ccp.missing == ["0003.mat"]
+    assert ccp.label_names == ["null", "bag", "skin", "shoes"]
+    assert np.array_equal(ccp[1].mask, (labels[2] > 0).astype(np.uint8))
+    assert np.array_equal(ccp.parts(1), labels[2]) and np.array_equal(ccp.parts(-1), labels[2])
+    with pytest.raises(DatasetError, match="1 annotations have no photo") as info:
+        data.CCP(root, strict=True)
+    assert "0003.mat" in str(info.value)
+    shutil.rmtree(root / "annotations")
+    with pytest.raises(DatasetError, match="annotations/pixel-level/ folder not found"):
+        data.CCP(root)
+
+
+def test_ccp_mat_without_groundtruth_names_the_file(tmp_path):
+    root, _ = make_ccp(tmp_path / "ccp")
+    scipy.io.savemat(root / "annotations" / "pixel-level" / "0002.mat", {"labels": np.zeros((48, 36), np.uint8)})
+    ccp = data.CCP(root)
+    ccp[0]
+    with pytest.raises(DatasetError, match="has no variable 'groundtruth'") as info:
+        ccp[1]
+    assert "0002.mat" in str(info.value)
+    scipy.io.savemat(root / "annotations" / "pixel-level" / "0002.mat", {"groundtruth": np.full((48, 36), 77, np.uint8)})
+    with pytest.raises(DatasetError, match="label 77 is beyond the 4 names"):
+        ccp[1]
+
+
+def test_ccp_mask_of_another_size_is_refused_or_resized(tmp_path):
+    root, _ = make_ccp(tmp_path / "ccp", annotated=(1,), photographed=(1,))
+    small = np.zeros((10, 10), np.uint8)
+    small[2:8, 3:7] = 2
+    scipy.io.savemat(root / "annotations" / "pixel-level" / "0001.mat", {"groundtruth": small})
+    with pytest.raises(ImageReadError, match="mask is 10x10 but its image") as info:
+        data.CCP(root)[0]
+    assert "0001.mat" in str(info.value) and "0001.jpg" in str(info.value)
+    with pytest.raises(ImageReadError, match="mask is 10x10"):
+        data.CCP(root).parts(0)
+    repaired = data.CCP(root, resize_masks=True)
+    assert repaired[0].mask.shape == (48, 36) and set(np.unique(repaired.parts(0))) == {0, 2}
+
+
+def test_davis_fixture_numeric_order_and_frame_without_mask(tmp_path):
+    root = tmp_path / "davis"
+    frames = root / "JPEGImages" / "480p" / "walk"
+    masks = root / "Annotations" / "480p" / "walk"
+    for n in (9, 10, 100):  # numeric order is not string order
+        image, mask = portrait_like(seed=n)
+        _save(frames / f"{n}.jpg", image)
+        _save(masks / f"{n}.png", mask * 255, "L")
+    video = data.VideoSequence(root, sequence="walk")
+    assert [r.name for r in video.records] == ["walk/9", "walk/10", "walk/100"]
+    assert np.array_equal(video[2].mask, portrait_like(seed=100)[1])
+    _save(frames / "11.jpg", portrait_like(seed=11)[0])
+    with pytest.raises(DatasetError, match="frame has no mask 11.png") as info:
+        data.VideoSequence(root, sequence="walk")
+    assert str(frames / "11.jpg") in str(info.value)
+    with pytest.raises(DatasetError, match=r"the sequences here are \['walk'\]"):
+        data.VideoSequence(root)

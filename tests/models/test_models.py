@@ -197,27 +197,4 @@ def test_sliced_encoder_needs_rgb_and_unknown_sources_are_refused():
 # TFLite and ONNX parity of all four full models: tests/test_export.py
 
 
-def test_interleaved_latencies_time_every_file_and_rank_them_by_cost(tmp_path, anchors_root):
-    """tflite_latencies: one median per file, in order; MediaPipe at 256 px is slower than SINet at 96."""
-    from selfieseg.models.profile import tflite_latencies, to_tflite
-
-    small = to_tflite(build("sinet", input_size=96), tmp_path / "small.tflite")
-    large = anchors_root / "mediapipe_selfie_segmentation.tflite"
-    fast, slow, fast_again = tflite_latencies([small, large, small], runs=60, warmup=3, rounds=3)
-    assert 0 < fast < slow and 0 < fast_again < slow
-    assert slow > 1.5 * max(fast, fast_again)
-
-
-def test_profile_rows_are_retimed_together_beside_mediapipe(anchors_root):
-    """profile/mediapipe_row keep their TFLite file; time_together replaces both latencies
-    with one interleaved timing (what the chapters' and benchmarks' ratios use)."""
-    from selfieseg.models.profile import mediapipe_row, profile, time_together
-
-    rows = [profile(build("sinet", input_size=96), runs=3, timed=False), mediapipe_row(anchors_root, timed=False)]
-    assert rows[0]["params"] == sum(int(np.prod(w.shape)) for w in build("sinet", input_size=96).trainable_weights)
-    assert [row["tflite_ms"] for row in rows] == [None, None]  # not timed one by one
-    assert time_together(rows, runs=60, rounds=3) is rows
-    after = [row["tflite_ms"] for row in rows]
-    assert all(ms > 0 for ms in after)
-    assert after[1] > 1.5 * after[0]  # MediaPipe at 256 px costs more than SINet at 96
-    assert time_together([{"model": "no file", "tflite_ms": None}])[0]["tflite_ms"] is None  # rows without a file stay
+# Timing (tflite_latencies, time_together) is tested with a fake clock: tests/test_profile.py

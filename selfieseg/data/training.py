@@ -1,0 +1,80 @@
+"""Which data a training run reads: the training portion of each dataset, never a test split.
+
+The training network's input (:class:`~selfieseg.data.pipeline.SegmentationSequence`
+over a cache) is built here from dataset names, so training, quantization-aware
+fine-tuning and calibration all draw on the same portions and the same refusals.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from selfieseg.data import open_dataset
+from selfieseg.data.augment import augmenter
+from selfieseg.data.pipeline import SegmentationSequence, build_cache, distill_weight, split_indices
+from selfieseg.errors import DatasetError
+from selfieseg.io import cache_root
+
+#: datasets a run may train on, and the reader options for their training portion
+TRAINING_PORTIONS = {"pfcn": {"split": "train"}}
+
+
+def refuse_benchmark(names) -> None:
+    """The PFCN test split is the benchmark: refuse it before anything is read or cached."""
+    for name in names:
+        if name.endswith(":test") or name == "pfcn_test":
+            raise DatasetError("the PFCN test split is the benchmark: it is never trained on.")
+
+
+def training_readers(names, root=None):
+    """A reader for the training portion of each named dataset (test splits refused first)."""
+    refuse_benchmark(names)
+    return [open_dataset(name, root, **TRAINING_PORTIONS.get(name, {})) for name in names]
+
+
+def training_sequences(data, size: int, batch_size: int = 16, prior: bool = False, outputs=None,
+                       validation: float = 0.1, seed: int = 0, root=None, cache_dir=None, twin: bool = False,
+                       augment="full", teacher_labels=None, distill: float = 0.5, workers: int = 1,
+                       composite: float = 0.0):
+    """(train, validation) :class:`SegmentationSequence` over a cache of ``data``.
+
+    The cache (decoded once, slightly larger than ``size`` so augmentation can crop) lives
+    in ``cache_dir``, else :func:`selfieseg.io.cache_root` and is reused by
+    every later run on the same datasets. Validation is a seeded share of the cache.
+    ``augment`` names a recipe of :data:`selfieseg.data.augment.AUGMENTATIONS` (or is an
+    :class:`~selfieseg.data.augment.Augmenter`); validation is never augmented.
+    ``composite`` is the share of training people put in front of another training
+    photo's background (:meth:`~selfieseg.data.augment.Augmenter.composite_onto`).
+    With ``teacher_labels`` (a function of the cache giving a teacher's probability for
+    every cached image, such as :func:`selfieseg.train.teacher_labels` bound to a
+    teacher) training targets blend the mask with those probabilities by ``distill``; validation keeps the plain masks, so
+    model selection is judged on the labels alone. ``workers`` > 1 prepares batches in
+    that many threads (OpenCV and numpy release the GIL), for machines whose accelerator
+    would otherwise wait on augmentation.
+    """
+    recipe = augmenter(augment, composite)  # an unknown name or bad share fails here, before any decoding
+    refuse_benchmark(data)
+    cache_size = max(256, int(math.ceil(size * 1.15 / 32) * 32))
+    caches = Path(cache_dir) if cache_dir else cache_root()
+    cache_path = caches / f"{'+'.join(sorted(data))}_{cache_size}"
+    # an existing cache (built here, or unpacked from pack_cache) needs no raw datasets
+    readers = None if cache_path.exists() else training_readers(data, root)
+    cache = build_cache(readers, cache_path, size=(cache_size, cache_size))
+    train_idx, val_idx = split_indices(len(cache), validation, seed)
+    common = dict(batch_size=batch_size, size=size, prior=prior, valid_channel=True, output_names=outputs, twin=twin)
+    if int(workers) > 1:
+        common.update(workers=int(workers), use_multiprocessing=False)
+    soft = None
+    if teacher_labels is not None:
+        distill_weight(distill)  # a bad weight fails before the teacher runs over the cache
+        soft = teacher_labels(cache)
+    train_seq = SegmentationSequence(cache, augment=recipe, indices=train_idx, seed=seed, soft_labels=soft,
+                                     distill=distill, **common)
+    val_seq = SegmentationSequence(cache, augment=None, shuffle=False, indices=val_idx, **common)
+    return train_seq, val_seq
+
+
+
+
+__all__ = ["TRAINING_PORTIONS", "refuse_benchmark", "training_readers", "training_sequences"]

@@ -1,0 +1,61 @@
+"""A run's settings: one validated object; the command line takes its defaults from it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from selfieseg.errors import DatasetError, ModelError
+from selfieseg.settings import TrainSettings
+
+
+def test_the_command_line_defaults_are_the_settings_defaults():
+    from selfieseg.cli import build_parser
+
+    args = build_parser().parse_args(["train", "--model", "sinet", "--out", "runs/x"])
+    pairs = {"data": ",".join(TrainSettings.default("data")), "epochs": "epochs", "batch_size": "batch_size",
+             "lr": "learning_rate", "seed": "seed", "consistency": "consistency", "augment": "augment",
+             "composite": "composite", "distill": "distill", "workers": "workers"}
+    for flag, setting in pairs.items():
+        expected = setting if flag == "data" else TrainSettings.default(setting)
+        assert getattr(args, flag) == expected, flag
+    settings = TrainSettings(model="sinet", data=args.data, out=args.out)
+    assert settings.data == ("pfcn", "picsart") and settings.size == 224
+
+
+@pytest.mark.parametrize("bad, error, words", [
+    (dict(model="resnet"), ModelError, "unknown model"),
+    (dict(consistency=-1), ModelError, "consistency"),
+    (dict(minutes=0), ModelError, "time budget"),
+    (dict(augment="wild"), DatasetError, "unknown augmentation"),
+    (dict(composite=1.5), DatasetError, "composite"),
+    (dict(augment="none", composite=0.5), DatasetError, "needs an augmentation recipe"),
+    (dict(average_from=30, epochs=30), ModelError, "not before the last epoch"),
+    (dict(epochs=0), ModelError, "epochs must be >= 1"),
+    (dict(validation=1.0), ModelError, "validation"),
+    (dict(teacher="portraitnet", distill=2.0), Exception, "distil"),
+    (dict(data=()), ModelError, "at least one dataset"),
+])
+def test_bad_settings_fail_when_made(bad, error, words, tmp_path):
+    with pytest.raises(error, match=words):
+        TrainSettings(**{"out": tmp_path / "never", **bad})
+    assert not (tmp_path / "never").exists()
+
+
+def test_keywords_that_are_not_settings_are_builder_options_and_the_record_keeps_the_file_format():
+    settings = TrainSettings.from_kwargs(model="mnv2_unet_tiny", epochs=3, alpha=0.35)
+    assert settings.options == {"alpha": 0.35} and settings.epochs == 3
+    record = settings.record("tensorflow", "a test machine")
+    assert set(record) == {"model", "data", "epochs", "input_size", "batch_size", "learning_rate", "validation",
+                           "seed", "options", "init_weights", "consistency", "augment", "teacher", "distill",
+                           "minutes", "composite", "average_from", "backend", "machine"}
+    assert record["data"] == ["pfcn", "picsart"] and record["input_size"] == 32
+    assert {f.name for f in dataclasses.fields(TrainSettings)} >= {"model", "options", "verbose"}
+
+
+def test_train_takes_settings_or_keywords_not_both(tmp_path):
+    from selfieseg.train import train
+
+    with pytest.raises(ModelError, match="not both"):
+        train(TrainSettings(model="sinet_tiny", out=tmp_path), epochs=2)
