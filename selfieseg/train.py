@@ -45,7 +45,7 @@ from selfieseg.callbacks import (  # noqa: F401 (TimeBudget .. restore_malloc_th
 )
 from selfieseg.data import training as data_training
 from selfieseg.data.pipeline import ArrayCache
-from selfieseg.data.training import refuse_benchmark, training_readers  # noqa: F401 (re-exported)
+from selfieseg.data.training import training_readers  # noqa: F401 (re-exported)
 from selfieseg.errors import ModelError
 from selfieseg.io import atomic_path
 from selfieseg.losses import BoundaryLoss, ConsistencyLoss, SegmentationLoss

@@ -66,3 +66,10 @@ def test_train_distils_a_teacher_from_a_keras_file(tmp_path, data_root, training
     (out / "average.weights.h5").unlink()
     assert main(["ship", "--run", str(out), "--weights", "average"]) == 2
     assert "no weight average to ship" in capsys.readouterr().err
+
+
+def test_train_refuses_a_test_split_by_name(tmp_path, capsys):
+    from selfieseg.cli import main
+
+    assert main(["train", "--model", "sinet_tiny", "--data", "pfcn,ccp:test", "--out", str(tmp_path / "run")]) == 2
+    assert "ccp test split" in capsys.readouterr().err and not (tmp_path / "run").exists()

@@ -62,6 +62,13 @@ def test_the_benchmark_split_is_refused_and_schedule_decays(data_root):
         training_readers(["pfcn:test"], data_root)
     readers = training_readers(["pfcn"], data_root)
     assert len(readers[0]) == 1290  # PFCN's train list only
+    # the committed held-out lists of VOC person and CCP, and the evaluation-only video
+    for name, words in (("voc_person:test", "voc_person test split"), ("ccp:test", "ccp test split"),
+                        ("ccp:all", "held-out test split"), ("davis", "davis")):
+        with pytest.raises(DatasetError, match=words):
+            training_readers(["picsart", name], data_root)
+    voc, ccp = training_readers(["voc_person", "ccp"], data_root)
+    assert (len(voc), len(ccp)) == (594 - 83, 854 - 137)  # everything but the committed test lists
     rate = cosine_schedule(1.0, 10, warmup=1)
     assert rate(0) < rate(1) and rate(1) == pytest.approx(1.0) and rate(9) < 0.1
 

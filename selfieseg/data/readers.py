@@ -535,9 +535,12 @@ class CCP(SegmentationDataset):
     ``label_list``, the 59 label names, ``null`` first). Every label but ``null`` is part
     of the person, so the person mask is ``label > 0``: whole standing bodies, feet
     included, which portrait sets never show. Upstream labels only the first 1,004 of
-    its 2,098 photos at pixel level (the rest carry image-level tags), so a photo is a
+    its roughly 2,100 photos at pixel level (the rest carry image-level tags), so a photo is a
     sample only when it has a pixel-level annotation; an annotation whose photo is
     absent is skipped and listed in ``.missing`` (``strict=True`` refuses it instead).
+    Photos are 550 pixels wide and about 800 to 870 high. One upstream annotation (0536)
+    labels no pixel at all although its photo shows a person; such a sample keeps its
+    place but comes with an all-true ignore mask, so that losses and metrics skip it.
 
     The clothing parts themselves stay reachable for exercises: :meth:`parts` gives one
     sample's label map and :attr:`label_names` the name of each label (``None`` when
@@ -614,7 +617,11 @@ class CCP(SegmentationDataset):
     def _load(self, record: Record) -> Sample:
         image = read_image(record.image)
         mask = self._fit(image, (self._labels(record) > 0).astype(np.uint8), record)
-        return Sample(image, mask, None, record.name, str(record.image))
+        # Every CCP photo shows a person, so an annotation without one labelled pixel (upstream's
+        # 0536) was never drawn, not drawn empty: the whole image is ignored rather than taught
+        # as background.
+        ignore = np.ones(mask.shape, bool) if not mask.any() else None
+        return Sample(image, mask, ignore, record.name, str(record.image))
 
 
 # ------------------------------------------------------------------------------------

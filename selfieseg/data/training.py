@@ -13,24 +13,18 @@ from pathlib import Path
 from selfieseg.data import open_dataset
 from selfieseg.data.augment import augmenter
 from selfieseg.data.pipeline import SegmentationSequence, build_cache, distill_weight, split_indices
-from selfieseg.errors import DatasetError
+from selfieseg.data.splits import held_out_splits, refuse_held_out
 from selfieseg.io import cache_root
-
-#: datasets a run may train on, and the reader options for their training portion
-TRAINING_PORTIONS = {"pfcn": {"split": "train"}}
-
-
-def refuse_benchmark(names) -> None:
-    """The PFCN test split is the benchmark: refuse it before anything is read or cached."""
-    for name in names:
-        if name.endswith(":test") or name == "pfcn_test":
-            raise DatasetError("the PFCN test split is the benchmark: it is never trained on.")
 
 
 def training_readers(names, root=None):
-    """A reader for the training portion of each named dataset (test splits refused first)."""
-    refuse_benchmark(names)
-    return [open_dataset(name, root, **TRAINING_PORTIONS.get(name, {})) for name in names]
+    """A reader for the training portion of each named dataset.
+
+    Test splits (PFCN's official one, the committed VOC person and CCP lists) and
+    evaluation-only sets (DAVIS) are refused by :func:`selfieseg.data.splits.held_out_splits`
+    before anything is read.
+    """
+    return [open_dataset(name, root, **options) for name, options in held_out_splits(names)]
 
 
 def training_sequences(data, size: int, batch_size: int = 16, prior: bool = False, outputs=None,
@@ -54,7 +48,7 @@ def training_sequences(data, size: int, batch_size: int = 16, prior: bool = Fals
     would otherwise wait on augmentation.
     """
     recipe = augmenter(augment, composite)  # an unknown name or bad share fails here, before any decoding
-    refuse_benchmark(data)
+    refuse_held_out(data)
     cache_size = max(256, int(math.ceil(size * 1.15 / 32) * 32))
     caches = Path(cache_dir) if cache_dir else cache_root()
     cache_path = caches / f"{'+'.join(sorted(data))}_{cache_size}"
@@ -77,4 +71,4 @@ def training_sequences(data, size: int, batch_size: int = 16, prior: bool = Fals
 
 
 
-__all__ = ["TRAINING_PORTIONS", "refuse_benchmark", "training_readers", "training_sequences"]
+__all__ = ["training_readers", "training_sequences"]
