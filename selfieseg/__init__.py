@@ -10,11 +10,13 @@ __version__ = "0.1.0"
 
 from selfieseg.errors import (
     DatasetError,
+    DiskFullError,
     DownloadError,
     ExportError,
     ImageReadError,
     InputError,
     ModelError,
+    OutputFolderError,
     SelfieSegError,
     VideoError,
 )
@@ -39,11 +41,13 @@ def __getattr__(attribute):
 
 __all__ = [
     "DatasetError",
+    "DiskFullError",
     "DownloadError",
     "ExportError",
     "ImageReadError",
     "InputError",
     "ModelError",
+    "OutputFolderError",
     "SelfieSegError",
     "Segmenter",
     "VideoError",

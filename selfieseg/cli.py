@@ -82,7 +82,7 @@ def _cmd_train(args) -> int:
     from selfieseg.train import train
 
     settings = TrainSettings(
-        model=args.model, data=args.data, epochs=args.epochs, out=args.out, resume=args.resume,
+        model=args.model, data=args.data, data_weights=args.data_weights, epochs=args.epochs, out=args.out, resume=args.resume,
         input_size=args.input_size, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
         steps_per_epoch=args.steps_per_epoch, init_weights=args.init, consistency=args.consistency,
         augment=args.augment, teacher=args.teacher, distill=args.distill, minutes=args.minutes,
@@ -128,17 +128,28 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_photos(args) -> int:
+    options = dict(model=args.model, action=args.command, background=getattr(args, "background", None),
+                   strength=getattr(args, "strength", 15.0), refine=args.refine)
+    if Path(args.input).is_dir():
+        # a folder streams through the batched, resumable segmenter: a summary, not a line per file
+        from selfieseg.batch import FAILED_FILE, segment_folder
+
+        run = segment_folder(args.input, args.out, batch_size=args.batch_size, workers=args.workers,
+                             overwrite=args.overwrite, **options)
+        for reason in list(run.failed.values())[:10]:
+            print(f"selfieseg: skipped {reason}", file=sys.stderr)
+        if len(run.failed) > 10:
+            print(f"selfieseg: ... and {len(run.failed) - 10} more", file=sys.stderr)
+        print(f"{run.processed} photos written to {args.out} ({run.photos_per_second:.1f} photos/s)"
+              + (f"; {run.skipped} already done" if run.skipped else "")
+              + (f"; {len(run.failed)} skipped, listed in {Path(args.out) / FAILED_FILE}" if run.failed else ""))
+        return 2 if run.failed else 0
     from selfieseg.photos import process_photos
 
-    result = process_photos(args.input, args.out, action=args.command, model=args.model,
-                            background=getattr(args, "background", None), strength=getattr(args, "strength", 15.0),
-                            refine=args.refine)
+    result = process_photos(args.input, args.out, **options)
     for path in result["written"]:
         print(path)
-    for reason in result["failed"].values():
-        print(f"selfieseg: skipped {reason}", file=sys.stderr)
-    print(f"{len(result['written'])} files written to {args.out}" + (f"; {len(result['failed'])} photos skipped" if result["failed"] else ""))
-    return 2 if result["failed"] else 0
+    return 0
 
 
 def _cmd_video(args) -> int:
@@ -199,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model (checkpoints every epoch; --resume continues)")
     p.add_argument("--model", required=True)
     p.add_argument("--data", default=",".join(TrainSettings.default("data")), help="comma-separated dataset names (PFCN: its train split)")
+    p.add_argument("--data-weights", metavar="NAME=W,...",
+                   help="each dataset's share of a training epoch, e.g. pfcn=1,picsart=1,voc_person=1,ccp=1 "
+                        "(left out: 1; default: every photo once an epoch)")
     p.add_argument("--epochs", type=int, default=TrainSettings.default("epochs"))
     p.add_argument("--out", required=True)
     p.add_argument("--resume", action="store_true")
@@ -211,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--consistency", type=float, default=TrainSettings.default("consistency"),
                    help="weight of PortraitNet's consistency loss against a texture-augmented twin (0: off; ~2x compute)")
     p.add_argument("--augment", default=TrainSettings.default("augment"), choices=[*AUGMENTATIONS, "none"],
-                   help="augmentation recipe: full (default), mild (narrow geometry, for a fine-tuning stage), none")
+                   help="augmentation recipe: full (default), mild (narrow geometry, for a fine-tuning stage), "
+                        "wide (zooms down to 0.2x: small people and full figures, for mixed data), none")
     p.add_argument("--composite", type=float, default=TrainSettings.default("composite"), metavar="P",
                    help="share of training people (0-1) put in front of another training photo's background, "
                         "its person smeared out (background compositing; default 0: off)")
@@ -250,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-o", "--out", required=True, help="output folder")
         p.add_argument("--model", help="shipped model name or .keras file (default: the most accurate shipped)")
         p.add_argument("--refine", action="store_true", help="snap mask edges to image edges (guided filter)")
+        p.add_argument("--batch-size", type=int, default=16, help="photos per model call for a folder (default 16)")
+        p.add_argument("--workers", type=int, help="threads decoding and writing for a folder (default: one per core)")
+        p.add_argument("--overwrite", action="store_true",
+                       help="redo photos whose outputs exist (default: a rerun resumes, skipping them)")
         if action == "blur":
             p.add_argument("--strength", type=float, default=15.0, help="blur sigma in pixels")
         if action == "replace":

@@ -39,4 +39,12 @@ class InputError(SelfieSegError, ValueError):
     sizes, score lists of different lengths, an unknown option value."""
 
 
-__all__ = ["DatasetError", "DownloadError", "ExportError", "ImageReadError", "InputError", "ModelError", "SelfieSegError", "VideoError"]
+class OutputFolderError(SelfieSegError, ValueError):
+    """An output folder that would put outputs among the inputs (inside the input folder)."""
+
+
+class DiskFullError(SelfieSegError, OSError):
+    """The disk filled up mid-run: what is written is complete, and the same command resumes."""
+
+
+__all__ = ["DatasetError", "DownloadError", "ExportError", "DiskFullError", "ImageReadError", "InputError", "ModelError", "OutputFolderError", "SelfieSegError", "VideoError"]

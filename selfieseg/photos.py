@@ -14,8 +14,8 @@ import numpy as np
 
 from selfieseg import effects
 from selfieseg.errors import ImageReadError, SelfieSegError
+from selfieseg.io import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 ACTIONS = ("segment", "blur", "replace", "grey")
 
 
@@ -33,16 +33,30 @@ def photos_in(source) -> list[Path]:
 
 
 def process_photos(source, out, action: str = "segment", model=None, background=None, strength: float = 15.0,
-                   refine: bool = False, progress: bool = True) -> dict:
-    """Run ``action`` on every photo of ``source``; returns ``{"written": [...], "failed": {path: reason}}``."""
+                   refine: bool = False, progress: bool = True, batch_size: int = 16, workers: int | None = None,
+                   overwrite: bool = False) -> dict:
+    """Run ``action`` on every photo of ``source``; returns ``{"written": [...], "failed": {path: reason}}``.
+
+    A folder goes through :func:`selfieseg.batch.segment_folder`: streamed, decoded in
+    parallel, batched through the model, outputs in the photos' mirrored subfolders, and
+    resumed (photos whose outputs exist are skipped unless ``overwrite``; the result's
+    ``"skipped"`` counts them). Unreadable photos are listed in ``out/failed.tsv``.
+    """
     from tqdm.auto import tqdm
 
-    from selfieseg.demo import best_shipped_model
     from selfieseg.inference import Segmenter
     from selfieseg.io import read_image, write_image
+    from selfieseg.models import best_shipped_model
 
     if action not in ACTIONS:
         raise SelfieSegError(f"unknown action {action!r}; choose one of {', '.join(ACTIONS)}.")
+    if Path(source).is_dir():
+        from selfieseg.batch import segment_folder
+
+        run = segment_folder(source, out, model=model, action=action, batch_size=batch_size, workers=workers,
+                             overwrite=overwrite, background=background, strength=strength, refine=refine,
+                             progress=progress, keep_written=True)
+        return {"written": run.written, "failed": run.failed, "skipped": run.skipped}
     photos = photos_in(source)
     backdrop = read_image(background) if background is not None else None
     if action == "replace" and backdrop is None:

@@ -156,8 +156,12 @@ def test_cli_video_and_photo_commands(tmp_path, clip, shipped, pfcn_test, capsys
         write_image(photos / f"p{i}.jpg", pfcn_test[i].image)
     (photos / "broken.jpg").write_bytes(b"broken")
     assert main(["segment", str(photos), "-o", str(tmp_path / "seg"), "--model", shipped]) == 2  # one skipped
-    assert sorted(p.name for p in (tmp_path / "seg").iterdir()) == ["p0_cutout.png", "p0_mask.png", "p1_cutout.png", "p1_mask.png"]
-    assert "broken.jpg" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "seg").iterdir()) == [
+        "failed.tsv", "p0_cutout.png", "p0_mask.png", "p1_cutout.png", "p1_mask.png", "summary.json"]
+    assert "broken.jpg" in capsys.readouterr().err and "broken.jpg" in (tmp_path / "seg" / "failed.tsv").read_text()
+    # a rerun resumes: nothing left to do but the broken photo
+    assert main(["segment", str(photos), "-o", str(tmp_path / "seg"), "--model", shipped]) == 2
+    assert "0 photos written" in capsys.readouterr().out
     assert main(["blur", str(photos / "p0.jpg"), "-o", str(tmp_path / "fx"), "--model", shipped, "--refine"]) == 0
     assert main(["replace", str(photos / "p0.jpg"), "--background", str(photos / "p1.jpg"), "-o", str(tmp_path / "fx"),
                  "--model", shipped]) == 0

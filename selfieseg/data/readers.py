@@ -20,9 +20,9 @@ from PIL import Image
 
 from selfieseg.data.splits import select_split
 from selfieseg.errors import DatasetError, ImageReadError
-from selfieseg.io import binarize, check_same_size, open_image, read_image, read_mask
+from selfieseg.io import IMAGE_SUFFIXES, binarize, check_same_size, open_image, read_image, read_mask
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+IMAGE_EXTENSIONS = IMAGE_SUFFIXES  # the one list (selfieseg.io), under the name readers have used
 
 
 @dataclass
