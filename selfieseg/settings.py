@@ -33,12 +33,16 @@ class TrainSettings:
     ``minutes`` trains to a wall-clock budget instead: ``epochs`` becomes a ceiling and the
     cosine schedule follows the time spent. ``workers`` threads prepare batches.
     ``average_from`` (an epoch number) holds the learning rate from that epoch on and
-    averages the weights of every later epoch. ``options`` go to the architecture's
+    averages the weights of every later epoch. ``data_weights`` (``{dataset: weight}``, or
+    the command line's ``"voc_person=2,ccp=1"``) sets each dataset's share of a training
+    epoch, whatever its size; datasets left out weigh 1, and without it every photo is
+    seen once an epoch. ``options`` go to the architecture's
     builder (for example ``alpha``).
     """
 
     model: str = "sinet"
     data: tuple = ("pfcn", "picsart")
+    data_weights: dict | None = None
     epochs: int = 30
     out: Path = Path("runs/sinet")
     resume: bool = False
@@ -72,6 +76,7 @@ class TrainSettings:
         self.data = tuple(self.data.split(",")) if isinstance(self.data, str) else tuple(self.data)
         if not self.data:
             raise ModelError("a training run needs at least one dataset (--data NAME[,NAME...]).")
+        self.data_weights = parse_data_weights(self.data_weights, self.data)
         self.out = Path(self.out)
         for name in ("epochs", "batch_size", "workers"):
             if int(getattr(self, name)) < 1:
@@ -113,7 +118,7 @@ class TrainSettings:
     def record(self, backend: str, machine: str) -> dict:
         """The settings as ``state.json`` and the model card keep them (their file format)."""
         augment = self.augment if self.augment is None or isinstance(self.augment, str) else self.augment.get_config()
-        return dict(model=self.model, data=list(self.data), epochs=self.epochs, input_size=self.size,
+        return dict(model=self.model, data=list(self.data), data_weights=self.data_weights, epochs=self.epochs, input_size=self.size,
                     batch_size=self.batch_size, learning_rate=self.learning_rate, validation=self.validation,
                     seed=self.seed, options=dict(self.options),
                     init_weights=str(self.init_weights) if self.init_weights else None,
@@ -125,4 +130,29 @@ class TrainSettings:
                     average_from=self.average_from, backend=backend, machine=machine)
 
 
-__all__ = ["TrainSettings"]
+def parse_data_weights(weights, data) -> dict | None:
+    """``{dataset: weight}`` from a mapping or ``"name=w,name=w"``, checked against ``data``."""
+    if weights is None or weights == "" or weights == {}:
+        return None
+    if isinstance(weights, str):
+        pairs = {}
+        for item in weights.split(","):
+            name, sep, value = item.partition("=")
+            try:
+                pairs[name.strip()] = float(value) if sep else float("nan")
+            except ValueError:
+                pairs[name.strip()] = float("nan")
+        weights = pairs
+    bases = {name.split(":", 1)[0] for name in data}
+    unknown = sorted(set(weights) - bases)
+    if unknown:
+        raise ModelError(f"data weights name {unknown}, which are not among the training data {sorted(bases)}.")
+    bad = {name: w for name, w in weights.items() if not float(w) >= 0}
+    if bad:
+        raise ModelError(f"data weights must be numbers >= 0 written name=weight, got {bad}.")
+    if not any(float(weights.get(name, 1.0)) > 0 for name in bases):
+        raise ModelError("data weights give every dataset weight 0: nothing would be trained on.")
+    return {name: float(w) for name, w in weights.items()}
+
+
+__all__ = ["TrainSettings", "parse_data_weights"]

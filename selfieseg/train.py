@@ -305,7 +305,7 @@ def train(settings: TrainSettings | None = None, **keywords) -> dict:
         settings.data, size, settings.batch_size, prior=spec.channels == 4, outputs=outputs,
         validation=settings.validation, seed=settings.seed, root=settings.root, cache_dir=settings.cache_dir,
         twin=bool(settings.consistency), augment=settings.recipe, teacher=settings.teacher,
-        distill=settings.distill, workers=settings.workers,
+        distill=settings.distill, workers=settings.workers, data_weights=settings.data_weights,
     )
     out.mkdir(parents=True, exist_ok=True)  # only now: a bad recipe or missing data leaves no empty run folder
 

@@ -47,7 +47,7 @@ def test_keywords_that_are_not_settings_are_builder_options_and_the_record_keeps
     settings = TrainSettings.from_kwargs(model="mnv2_unet_tiny", epochs=3, alpha=0.35)
     assert settings.options == {"alpha": 0.35} and settings.epochs == 3
     record = settings.record("tensorflow", "a test machine")
-    assert set(record) == {"model", "data", "epochs", "input_size", "batch_size", "learning_rate", "validation",
+    assert set(record) == {"model", "data", "data_weights", "epochs", "input_size", "batch_size", "learning_rate", "validation",
                            "seed", "options", "init_weights", "consistency", "augment", "teacher", "distill",
                            "minutes", "composite", "average_from", "backend", "machine"}
     assert record["data"] == ["pfcn", "picsart"] and record["input_size"] == 32
@@ -59,3 +59,13 @@ def test_train_takes_settings_or_keywords_not_both(tmp_path):
 
     with pytest.raises(ModelError, match="not both"):
         train(TrainSettings(model="sinet_tiny", out=tmp_path), epochs=2)
+
+
+def test_data_weights_are_parsed_and_checked_against_the_data():
+    settings = TrainSettings(data="pfcn,picsart,voc_person:train", data_weights="voc_person=2,pfcn=0.5")
+    assert settings.data_weights == {"voc_person": 2.0, "pfcn": 0.5}
+    assert TrainSettings(data_weights="").data_weights is None
+    for bad, words in (("ccp=1", "not among the training data"), ("pfcn=x", "name=weight"),
+                       ("pfcn", "name=weight"), ("pfcn=-1", ">= 0"), ("pfcn=0,picsart=0", "weight 0")):
+        with pytest.raises(ModelError, match=words):
+            TrainSettings(data_weights=bad)

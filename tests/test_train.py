@@ -404,3 +404,21 @@ def test_weight_averaging_holds_the_rate_validates_the_mean_and_resumes(tiny_run
     with pytest.raises(ModelError, match="nothing would be averaged"):  # at or past the last epoch
         train(**{**kwargs, "out": tmp_path / "never"}, epochs=3, average_from=3)
     assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.slow
+def test_a_run_on_the_mix_records_its_weights_and_recipe(tmp_path, data_root, training_cache):
+    """--data picsart,voc_person --data-weights voc_person=1,picsart=1 --augment wide: the run
+    trains, never reads VOC's test list, and its settings keep what made it."""
+    from selfieseg.data.splits import held_out_names
+
+    state = train(model="sinet_tiny", data=("picsart", "voc_person"), data_weights="voc_person=1,picsart=1",
+                  augment="wide", epochs=1, steps_per_epoch=2, batch_size=4, out=tmp_path / "mix",
+                  cache_dir=training_cache, root=data_root, verbose=0)
+    assert state["epoch"] == 1 and state["settings"]["data_weights"] == {"voc_person": 1.0, "picsart": 1.0}
+    assert state["settings"]["augment"] == "wide"
+    from selfieseg.data.pipeline import ArrayCache
+
+    (cache,) = [ArrayCache(path) for path in training_cache.iterdir() if path.name.startswith("picsart+voc_person")]
+    voc = {name.split("/", 1)[1] for name in cache.names if name.startswith("voc_person/")}
+    assert len(voc) == 594 - 83 and not voc & held_out_names("voc_person")

@@ -30,7 +30,7 @@ def training_readers(names, root=None):
 def training_sequences(data, size: int, batch_size: int = 16, prior: bool = False, outputs=None,
                        validation: float = 0.1, seed: int = 0, root=None, cache_dir=None, twin: bool = False,
                        augment="full", teacher_labels=None, distill: float = 0.5, workers: int = 1,
-                       composite: float = 0.0):
+                       composite: float = 0.0, data_weights=None):
     """(train, validation) :class:`SegmentationSequence` over a cache of ``data``.
 
     The cache (decoded once, slightly larger than ``size`` so augmentation can crop) lives
@@ -43,7 +43,10 @@ def training_sequences(data, size: int, batch_size: int = 16, prior: bool = Fals
     With ``teacher_labels`` (a function of the cache giving a teacher's probability for
     every cached image, such as :func:`selfieseg.train.teacher_labels` bound to a
     teacher) training targets blend the mask with those probabilities by ``distill``; validation keeps the plain masks, so
-    model selection is judged on the labels alone. ``workers`` > 1 prepares batches in
+    model selection is judged on the labels alone. ``data_weights`` (``{dataset: weight}``)
+    sets each dataset's share of a training epoch
+    (:class:`~selfieseg.data.pipeline.SegmentationSequence`); validation always scores
+    every held-back sample once. ``workers`` > 1 prepares batches in
     that many threads (OpenCV and numpy release the GIL), for machines whose accelerator
     would otherwise wait on augmentation.
     """
@@ -64,7 +67,7 @@ def training_sequences(data, size: int, batch_size: int = 16, prior: bool = Fals
         distill_weight(distill)  # a bad weight fails before the teacher runs over the cache
         soft = teacher_labels(cache)
     train_seq = SegmentationSequence(cache, augment=recipe, indices=train_idx, seed=seed, soft_labels=soft,
-                                     distill=distill, **common)
+                                     distill=distill, source_weights=data_weights, **common)
     val_seq = SegmentationSequence(cache, augment=None, shuffle=False, indices=val_idx, **common)
     return train_seq, val_seq
 

@@ -155,9 +155,9 @@ def test_mild_recipe_keeps_real_portraits_closer_to_their_framing(picsart):
     assert isinstance(augmenter("mild"), Augmenter) and augmenter("mild").max_rotation < Augmenter().max_rotation
     custom = Augmenter(flip=0.0)
     assert augmenter(custom) is custom
-    with pytest.raises(DatasetError, match="unknown augmentation 'wild'.*full, mild, none"):
-        augmenter("wild")
-    assert set(AUGMENTATIONS) == {"full", "mild"}
+    with pytest.raises(DatasetError, match="unknown augmentation 'crazy'.*full, mild, wide, none"):
+        augmenter("crazy")
+    assert set(AUGMENTATIONS) == {"full", "mild", "wide"}
 
     def mean_change(recipe):
         rng = np.random.default_rng(0)
@@ -334,3 +334,66 @@ def test_sequence_composites_backgrounds_borrowed_from_its_own_indices(tmp_path,
         augmenter("mild", 1.5)
     with pytest.raises(DatasetError, match="needs an augmentation recipe"):
         augmenter("none", 0.5)
+
+
+class _First:
+    """The first ``count`` samples of a real reader, under its own name (a small real dataset)."""
+
+    def __init__(self, reader, count):
+        self.reader, self.count = reader, count
+        self.name, self.root, self.labelled = reader.name, reader.root, True
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, index):
+        return self.reader[index]
+
+    def __iter__(self):
+        return (self[i] for i in range(self.count))
+
+
+def test_dataset_weights_set_each_datasets_share_of_an_epoch(tmp_path, picsart, data_root):
+    """60 selfies beside 12 VOC photos: unweighted, VOC is 1/6 of an epoch; weighted 1:1, about half."""
+    from selfieseg.data import open_dataset
+
+    voc = open_dataset("voc_person", data_root, split="train")
+    cache = build_cache([_First(picsart, 60), _First(voc, 12)], tmp_path / "mix", size=(48, 48), progress=False)
+    datasets = np.array([name.split("/")[0] for name in cache.names])
+
+    def voc_share(weights, epochs=20):
+        sequence = SegmentationSequence(cache, batch_size=8, size=32, source_weights=weights)
+        drawn = []
+        for _ in range(epochs):
+            drawn.extend(sequence._order)
+            assert len(sequence._order) == len(cache)  # an epoch keeps its length
+            sequence.on_epoch_end()
+        return float(np.mean(datasets[np.array(drawn)] == "voc_person"))
+
+    assert voc_share(None, epochs=1) == pytest.approx(12 / 72)  # every sample once
+    assert 0.44 < voc_share({"voc_person": 1.0, "picsart": 1.0}) < 0.56
+    assert 0.70 < voc_share({"voc_person": 3.0}) < 0.80  # picsart left out: weight 1
+    assert voc_share({"voc_person": 0.0}) == 0.0
+    with pytest.raises(DatasetError, match="does not hold.*picsart"):
+        SegmentationSequence(cache, source_weights={"ccp": 1.0})
+    with pytest.raises(DatasetError, match=">= 0"):
+        SegmentationSequence(cache, source_weights={"picsart": -1.0})
+    # void (255) in the VOC masks is carried as zero pixel weight, so losses and metrics skip it
+    x, y, w = SegmentationSequence(cache, batch_size=72, size=32, shuffle=False)[0]
+    assert (w[datasets == "voc_person"] == 0).any() and (w[datasets == "picsart"] == 1).all()
+
+
+def test_the_wide_recipe_shows_small_people_from_real_portraits(pfcn_test):
+    """Zooms down to 0.2x: a PFCN half-body portrait (about 40% of the frame) becomes a
+    person of a few percent, which portrait training never shows."""
+    from selfieseg.data.augment import augmenter
+
+    rng = np.random.default_rng(0)
+    shares = {"full": [], "wide": []}
+    for index in range(30):
+        sample = pfcn_test[index]
+        for recipe in shares:
+            _, moved, _ = augmenter(recipe)(sample.image, sample.mask * np.uint8(255), None, rng, (96, 96))
+            shares[recipe].append(float(np.mean(moved > 127)))
+    assert min(shares["wide"]) < 0.05 and np.mean(np.array(shares["wide"]) < 0.10) > 0.15
+    assert np.median(shares["wide"]) < np.median(shares["full"])
