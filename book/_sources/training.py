@@ -192,6 +192,27 @@ as well; seeding from one or from the shipped file made no difference (40 steps 
 each: validation 0.9564 against 0.9569, and 0.9694 against 0.9696 on a second seeded
 split).
 
+## Training on the mix
+
+More data means other kinds of photo, not more portraits. The library reads four
+labelled sets for training: PFCN train and PicsArt (half-body portraits and selfies),
+VOC person (people in the wild, often small, void borders ignored) and CCP (full-body
+street photos). VOC person and CCP hold out a committed test list (about 15% each,
+chosen by a hash of the file name: `selfieseg/data/splits/`), and `selfieseg train`
+refuses any test split by name, as it refuses PFCN's.
+
+```bash
+nohup selfieseg train --model sinet --data pfcn,picsart,voc_person,ccp \
+    --data-weights pfcn=1,picsart=1,voc_person=1,ccp=1 --augment wide \
+    --init selfieseg/weights/sinet.weights.h5 --out runs/sinet_mix --resume > runs/sinet_mix.log 2>&1 &
+```
+
+`--data-weights` sets each dataset's share of an epoch whatever its size: with equal
+weights the 511 VOC training photos (of 3,709) are a quarter of every epoch instead of one photo in seven.
+`--augment wide` zooms down to 0.2x (drawn in log space), so a half-body portrait also
+becomes a person of a few percent of the frame, as in VOC. The shipped weights have not
+been retrained this way yet: their cards still list PFCN train and PicsArt only.
+
 ## The shipped models: loss curves from their own runs
 
 Each shipped model's card (`selfieseg/weights/NAME.json`) holds its training log.
