@@ -238,12 +238,8 @@ def training_objective(spec: ModelSpec, consistency: float = 0.0):
 def training_sequences(data, size: int, batch_size: int = 16, teacher=None, **options):
     """:func:`selfieseg.data.training.training_sequences`, with ``teacher`` (a model name,
     ``.keras`` file or Segmenter) distilled through :func:`teacher_labels`."""
-    labels = None if teacher is None else functools.partial(_teacher_labels_of, teacher=teacher)
+    labels = None if teacher is None else functools.partial(teacher_labels, teacher=teacher)
     return data_training.training_sequences(data, size, batch_size, teacher_labels=labels, **options)
-
-
-def _teacher_labels_of(cache, teacher):
-    return teacher_labels(cache, teacher)
 
 
 def _resume_state(settings: TrainSettings, fitted: keras.Model, inference: keras.Model, resuming: bool):
