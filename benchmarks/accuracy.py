@@ -1,16 +1,18 @@
-"""Every shipped model and MediaPipe (general and landscape) on the PFCN test split, in one run.
+"""Every shipped model and MediaPipe (general and landscape) on four real datasets, in one run.
 
-Same images, same resizing (squash to the model's input, probability resized back to
-the photo's size), same IoU code for all. Latency is each model's float TFLite file on
-LiteRT (2 threads, median), MediaPipe's as shipped, all timed together at the end in
-interleaved rounds, so that the machine's drift during the run does not bias the ratios;
-then again at 1 thread. Two threads that meet after every small operator slow down when
-something else takes a core (SINet's ratio to MediaPipe went from 1.04x to 1.33x with a
-busy loop on the other core, measured), while the 1-thread ratio held at 1.0x: the
-second column is the steadier comparison on a shared machine.
-Writes a markdown table (with the issue's accuracy targets marked met or missed) and an
-IoU-vs-latency figure to --out: accuracy.md/.png, or accuracy_<models>.md/.png for a run
-over --models only.
+Columns: PFCN test (the standard portrait benchmark), VOC person test (people in the wild;
+void pixels ignored), CCP test (full-body street photos) and the DAVIS parkour frames
+(each scored as a photo), then the mean over the four. Same images, same resizing (squash
+to the model's input, probability resized back to the photo's size), same per-image IoU
+code for all; each of our models is scored as its shipped Keras weights, and every cell
+carries the paired bootstrap interval of (model - MediaPipe general) over that column's
+images. Latency is each model's float TFLite file on LiteRT (2 threads, median),
+MediaPipe's as shipped, all timed together at the end in interleaved rounds, so that the
+machine's drift during the run does not bias the ratios; then again at 1 thread (the
+steadier comparison on a shared machine). Writes a markdown table (with the issues'
+targets marked met or missed) and an IoU-vs-latency figure to --out: accuracy.md/.png,
+or accuracy_<models>.md/.png for a run over --models only. --limit N (or SELFIESEG_FAST=1,
+3 images) scores the first N images of each dataset.
 
     SELFIESEG_DATA=../shared/data SELFIESEG_ANCHORS=../shared/anchors \\
         .venv/bin/python benchmarks/accuracy.py --out benchmarks/results
@@ -18,6 +20,7 @@ over --models only.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -25,6 +28,16 @@ from _common import chosen_models, mediapipe_files, parser, pfcn_test, pyplot, r
 
 #: the targets of issue 5 (PFCN test, per-image mean IoU)
 BEST_TARGET, EACH_TARGET, SINET_TARGET, SINET_PARAMS = 0.970, 0.950, 0.955, 100_000
+#: the cross-dataset targets: every architecture within this much of MediaPipe (general)
+WITHIN = {"PFCN test": 0.01, "CCP test": 0.01, "VOC person test": 0.05}
+#: the columns: (label, dataset, options)
+DATASETS = (("PFCN test", "pfcn", {"split": "test"}), ("VOC person test", "voc_person", {"split": "test"}),
+            ("CCP test", "ccp", {"split": "test"}), ("DAVIS parkour", "davis", {}))
+MARKERS = ("o", "s", "^", "D", "P")
+
+
+def interval(d) -> str:
+    return f"{d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]"
 
 
 def main(argv=None) -> int:
@@ -32,8 +45,13 @@ def main(argv=None) -> int:
     options.add_argument("--models", help="comma-separated shipped models (default: all shipped)")
     options.add_argument("--runs", type=int, default=100, help="timed invokes per model (in 5 interleaved rounds)")
     args = options.parse_args(argv)
+    if args.limit is None and os.environ.get("SELFIESEG_FAST") == "1":
+        args.limit = 3
     plt = pyplot()
 
+    import numpy as np
+
+    from selfieseg.data import open_dataset
     from selfieseg.demo import shipped_models
     from selfieseg.evaluation import evaluate_split
     from selfieseg.export import export
@@ -43,63 +61,98 @@ def main(argv=None) -> int:
     from selfieseg.profile import tflite_latencies
 
     names, stem = chosen_models(args.models, "accuracy")
-    test = pfcn_test(args.limit)
+    files = mediapipe_files(args.anchors)
+    readers = {}
+    for column, dataset, opts in DATASETS:
+        reader = pfcn_test(args.limit) if dataset == "pfcn" else open_dataset(dataset, **opts)
+        if args.limit and dataset != "pfcn":
+            reader = reader.subset(range(min(args.limit, len(reader))))
+        readers[column] = reader
+    columns = list(readers)
     params = {row["name"]: row["params"] for row in list_models()}
-    rows = []  # (label, params, input, mean IoU, dataset IoU, ms, KB)
-    per_image = {}  # label -> per-image IoU, for the paired comparison with MediaPipe
-    for label, path in mediapipe_files(args.anchors):
-        segmenter = TFLiteSegmenter(path)
-        scores = evaluate_split(segmenter, test)
-        per_image[label] = scores.per_image
-        rows.append((label, None, "x".join(map(str, segmenter.input_hw)), scores.mean_iou, scores.dataset_iou,
-                     path, path.stat().st_size / 1024))
+    rows = []  # dict per model: label, params, input, path, kb, iou {column: mean}, per {column: per-image}
+
+    def score(label, segmenter, path, count):
+        per, iou = {}, {}
+        for column, reader in readers.items():
+            scores = evaluate_split(segmenter, reader, progress=False)
+            per[column], iou[column] = np.asarray(scores.per_image, np.float64), float(scores.mean_iou)
+            print(f"{label} {column}: {iou[column]:.4f}", flush=True)
+        iou["mean"] = float(np.mean([iou[column] for column in columns]))
+        rows.append({"label": label, "params": count, "input": "x".join(map(str, segmenter.input_hw)), "path": path,
+                     "kb": path.stat().st_size / 1024, "iou": iou, "per": per})
+
+    for label, path in files:
+        score(label, TFLiteSegmenter(path), path, None)
     exports = Path(tempfile.mkdtemp(prefix="selfieseg-accuracy-"))
     for name in names:
         segmenter = Segmenter(name)
-        scores = evaluate_split(segmenter, test)
-        per_image[name] = scores.per_image
         path = export(segmenter.model, exports / f"{name}.tflite", verbose=0)
-        rows.append((name, params[name], "x".join(map(str, segmenter.input_hw)), scores.mean_iou, scores.dataset_iou,
-                     path, path.stat().st_size / 1024))
-    seconds = tflite_latencies([row[5] for row in rows], runs=args.runs)
-    single = tflite_latencies([row[5] for row in rows], runs=args.runs, threads=1)
-    rows = [(*row[:5], ms * 1e3, row[6], one * 1e3) for row, ms, one in zip(rows, seconds, single)]
+        score(name, segmenter, path, params[name])
+    paths = [row["path"] for row in rows]
+    for row, two, one in zip(rows, tflite_latencies(paths, runs=args.runs),
+                             tflite_latencies(paths, runs=args.runs, threads=1)):
+        row["ms"], row["one"] = two * 1e3, one * 1e3
 
+    base = rows[0]  # MediaPipe (general)
+    # the mean column: per-image differences averaged over the four datasets, each dataset weighted alike
+    for row in rows:
+        row["diff"] = {column: paired_difference(row["per"][column], base["per"][column]) for column in columns}
+        # bootstrap of the mean: resample each dataset's images on its own (seeded), average the four means
+        rng = np.random.default_rng(0)
+        draws = np.mean([(row["per"][c] - base["per"][c])[rng.integers(0, len(readers[c]), (10_000, len(readers[c])))]
+                         .mean(axis=1) for c in columns], axis=0)
+        row["diff"]["mean"] = {"mean": float(np.mean([row["diff"][c]["mean"] for c in columns])),
+                               "low": float(np.percentile(draws, 2.5)), "high": float(np.percentile(draws, 97.5))}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    mediapipe_iou, mediapipe_ms, mediapipe_one = rows[0][3], rows[0][5], rows[0][7]
-    lines = [f"PFCN test split, {len(test)} images, per-image mean person IoU (and dataset IoU). Latency: float TFLite "
-             f"on LiteRT, batch 1, 2 threads, median of {args.runs} invokes timed in 5 interleaved rounds; ratios are to "
-             "MediaPipe (general). The last two columns: the same at 1 thread.", "",
-             run_line(names), "",
-             "| model | params | input | mean IoU | IoU - MediaPipe | dataset IoU | TFLite ms | latency / MediaPipe | size KB "
+    sizes = ", ".join(f"{column} {len(readers[column])}" for column in columns)
+    lines = [f"Per-image mean person IoU on four real datasets ({sizes} images; VOC void pixels ignored; DAVIS frames "
+             "scored as photos), and below each, the paired difference to MediaPipe (general) with its 95% bootstrap "
+             "interval over that dataset's images (10,000 resamples). Mean: the four datasets weighted alike (its "
+             "interval: each dataset's images resampled on their own, the four means averaged). Our models are scored as their shipped "
+             "Keras weights. Latency: float TFLite on LiteRT, batch 1, 2 threads, median of "
+             f"{args.runs} invokes timed in 5 interleaved rounds; ratios are to MediaPipe (general). Then the same at "
+             "1 thread.", "", run_line(names), "",
+             "| model | params | input | " + " | ".join(columns) + " | mean | TFLite ms | latency / MediaPipe "
              "| 1-thread ms | 1-thread / MediaPipe |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for label, count, size, mean_iou, dataset_iou, ms, kb, one in rows:
-        lines.append(f"| {label} | {'' if count is None else f'{count:,}'} | {size} | {mean_iou:.4f} | "
-                     f"{mean_iou - mediapipe_iou:+.4f} | {dataset_iou:.4f} | {ms:.2f} | {ms / mediapipe_ms:.2f} | {kb:.0f} "
-                     f"| {one:.2f} | {one / mediapipe_one:.2f} |")
-    ours = {label: (count, mean_iou) for label, count, _, mean_iou, *_ in rows if count is not None}
+             "|---|---|---|" + "---|" * (len(columns) + 1) + "---|---|---|---|"]
+    for row in rows:
+        cells = [f"{row['iou'][c]:.4f}" + ("" if row is base else f" {interval(row['diff'][c])}")
+                 for c in [*columns, "mean"]]
+        count = "" if row["params"] is None else f"{row['params']:,}"
+        lines.append(f"| {row['label']} | {count} | "
+                     f"{row['input']} | " + " | ".join(cells) + f" | {row['ms']:.2f} | {row['ms'] / base['ms']:.2f} "
+                     f"| {row['one']:.2f} | {row['one'] / base['one']:.2f} |")
+    ours = {row["label"]: row for row in rows if row["params"] is not None}
     if ours:
-        # a difference of a few thousandths needs its interval beside it
-        lines += ["", f"Paired with MediaPipe image by image (mean per-image IoU difference, 95% bootstrap interval "
-                      f"over the {len(test)} images, 10,000 resamples):"]
-        for name in [*ours, "mediapipe_landscape"]:
-            if name in per_image:
-                d = paired_difference(per_image[name], per_image["mediapipe"])
-                lines.append(f"- {name}: {d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]; better on "
-                             f"{d['better']} images, worse on {d['worse']}")
+        lines += ["", "Images better / worse than MediaPipe (general), per dataset:"]
+        for row in rows[1:]:
+            lines.append(f"- {row['label']}: " + "; ".join(
+                f"{c} {row['diff'][c]['better']} / {row['diff'][c]['worse']}" for c in columns))
+
         def verdict(ok):
             return "met" if ok else "missed"
 
-        best = max(ours, key=lambda name: ours[name][1])
-        lines += ["", "Targets:",
-                  f"- best shipped >= {BEST_TARGET:.3f}: {verdict(ours[best][1] >= BEST_TARGET)} ({best} {ours[best][1]:.4f})",
-                  *[f"- {name} >= {EACH_TARGET:.3f}: {verdict(iou >= EACH_TARGET)} ({iou:.4f})" for name, (_, iou) in ours.items()]]
+        pfcn = {name: row["iou"]["PFCN test"] for name, row in ours.items()}
+        best = max(pfcn, key=pfcn.get)
+        lines += ["", "Targets (PFCN test):",
+                  f"- best shipped >= {BEST_TARGET:.3f}: {verdict(pfcn[best] >= BEST_TARGET)} ({best} {pfcn[best]:.4f})",
+                  *[f"- {name} >= {EACH_TARGET:.3f}: {verdict(iou >= EACH_TARGET)} ({iou:.4f})" for name, iou in pfcn.items()]]
         if "sinet" in ours:
-            count, iou = ours["sinet"]
+            iou, count = pfcn["sinet"], ours["sinet"]["params"]
             lines.append(f"- sinet >= {SINET_TARGET:.3f} with <= {SINET_PARAMS:,} parameters: "
                          f"{verdict(iou >= SINET_TARGET and count <= SINET_PARAMS)} ({iou:.4f}, {count:,})")
+        lines += ["", "Targets (across datasets, against MediaPipe general):"]
+        top = max(ours, key=lambda name: ours[name]["iou"]["mean"])
+        short = [c for c in [*columns, "mean"] if ours[top]["iou"][c] < base["iou"][c]]
+        lines.append(f"- best shipped ({top}, by the mean) >= MediaPipe on every column: {verdict(not short)} ("
+                     + ", ".join(f"{c} {ours[top]['iou'][c] - base['iou'][c]:+.4f}" for c in [*columns, 'mean']) + ")")
+        for name, row in ours.items():
+            gaps = {c: row["iou"][c] - base["iou"][c] for c in WITHIN}
+            ok = all(gaps[c] >= -WITHIN[c] for c in WITHIN)
+            lines.append(f"- {name} within 0.01 of MediaPipe on PFCN and CCP test, 0.05 on VOC person test: "
+                         f"{verdict(ok)} (" + ", ".join(f"{c} {gaps[c]:+.4f}" for c in WITHIN) + ")")
         missing = sorted(set(params) - set(shipped_models()))
         if missing:
             lines.append(f"- not shipped, so not measured: {', '.join(missing)}")
@@ -107,17 +160,22 @@ def main(argv=None) -> int:
     (out / f"{stem}.md").write_text(table + "\n")
     print(table)
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for label, _, _, mean_iou, _, ms, *_ in rows:
-        ax.scatter(ms, mean_iou, s=60, marker="*" if label.startswith("mediapipe") else "o")
-        ax.annotate(label, (ms, mean_iou), fontsize=7, xytext=(4, 4), textcoords="offset points")
-    ax.axhline(mediapipe_iou, color="grey", lw=0.8, ls="--")
-    ax.set_xlabel("float TFLite latency, ms (LiteRT, 2 threads, this CPU)")
-    ax.set_ylabel("PFCN test IoU (per-image mean)")
-    ax.set_title(f"Shipped models beside MediaPipe, one run ({len(test)} images)")
-    ax.grid(alpha=0.3)
+    fig, axes = plt.subplots(1, len(columns) + 1, figsize=(4.0 * (len(columns) + 1), 4.2), sharex=True)
+    for ax, column, marker in zip(axes, [*columns, "mean"], MARKERS):
+        for row in rows:
+            mediapipe = row["params"] is None
+            ax.scatter(row["ms"], row["iou"][column], s=110 if mediapipe else 50, marker="*" if mediapipe else marker,
+                       color="tab:red" if mediapipe else "tab:blue")
+            ax.annotate(row["label"], (row["ms"], row["iou"][column]), fontsize=7, xytext=(4, 3),
+                        textcoords="offset points")
+        ax.axhline(base["iou"][column], color="tab:red", lw=0.8, ls="--")
+        ax.set_title(f"{column} ({len(readers[column])})" if column != "mean" else "mean of the four", fontsize=10)
+        ax.set_xlabel("float TFLite ms (LiteRT, 2 threads)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("per-image mean IoU")
+    fig.suptitle("Shipped models (blue) beside MediaPipe (red stars; dashed: MediaPipe general), one run", fontsize=11)
     fig.tight_layout()
-    fig.savefig(out / f"{stem}.png", dpi=120)
+    fig.savefig(out / f"{stem}.png", dpi=110)
     print(f"wrote {out / f'{stem}.md'} and {out / f'{stem}.png'}")
     return 0
 

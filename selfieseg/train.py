@@ -267,21 +267,23 @@ def _resume_state(settings: TrainSettings, fitted: keras.Model, inference: keras
     return initial_epoch, best, state
 
 
-def train(settings: TrainSettings | None = None, **keywords) -> dict:
+def train(model: "str | TrainSettings | None" = None, **keywords) -> dict:
     """Train a model; returns the run's final ``state.json`` as a dict.
 
-    Pass a :class:`~selfieseg.settings.TrainSettings`, or its fields as keywords
-    (``train(model="sinet", data=("pfcn", "picsart"), epochs=60, out="runs/sinet")``;
+    Pass a :class:`~selfieseg.settings.TrainSettings`, or its fields as keywords, the
+    model name also first (``train("sinet", data=("pfcn", "picsart"), epochs=60, out="runs/sinet")``;
     keywords that are not settings go to the architecture's builder). The settings'
     docstring says what each one does. On the TensorFlow backend steps run without XLA
     (faster on a CPU); on JAX they are compiled, which is how the same call trains on a
     GPU machine with Keras's JAX backend.
     """
     # --- settings: every check runs before any data is read ------------------------------
-    if settings is None:
-        settings = TrainSettings.from_kwargs(**keywords)
-    elif keywords:
-        raise ModelError(f"pass either a TrainSettings or keywords, not both (got {sorted(keywords)}).")
+    if isinstance(model, TrainSettings):
+        if keywords:
+            raise ModelError(f"pass either a TrainSettings or keywords, not both (got {sorted(keywords)}).")
+        settings = model
+    else:
+        settings = TrainSettings.from_kwargs(**keywords, **({} if model is None else {"model": model}))
     spec, size, out = settings.spec, settings.size, settings.out
     state_path = out / "state.json"
     resuming = settings.resume and state_path.exists()

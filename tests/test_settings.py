@@ -59,6 +59,10 @@ def test_train_takes_settings_or_keywords_not_both(tmp_path):
 
     with pytest.raises(ModelError, match="not both"):
         train(TrainSettings(model="sinet_tiny", out=tmp_path), epochs=2)
+    with pytest.raises(ModelError, match="unknown model 'resnet'"):  # the name may come first, as the chapter passes it
+        train("resnet", epochs=2, out=tmp_path / "never")
+    with pytest.raises(TypeError):  # and only once
+        train("sinet_tiny", model="sinet", out=tmp_path / "never")
 
 
 def test_data_weights_are_parsed_and_checked_against_the_data():
