@@ -9,6 +9,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from selfieseg.errors import (
+    ClusterError,
     DatasetError,
     DiskFullError,
     DownloadError,
@@ -40,6 +41,7 @@ def __getattr__(attribute):
 
 
 __all__ = [
+    "ClusterError",
     "DatasetError",
     "DiskFullError",
     "DownloadError",

@@ -196,6 +196,8 @@ class FolderRun:
     seconds: float = 0.0
     complete: bool = False
     stopped: str | None = None
+    #: seconds from the start until the first photo was done (Ray: starting actors, loading models)
+    startup_seconds: float | None = None
 
     @property
     def photos_per_second(self) -> float:
@@ -208,7 +210,16 @@ class FolderRun:
             "failed": len(self.failed), "files_written": self.files_written, "model_calls": self.model_calls,
             "seconds": round(self.seconds, 3), "photos_per_second": round(self.photos_per_second, 2),
             "complete": self.complete, "stopped": self.stopped, "failed_list": FAILED_FILE,
+            **({} if self.startup_seconds is None else {"startup_seconds": round(self.startup_seconds, 3),
+                                                        "steady_photos_per_second": round(self.steady_rate, 2)}),
         }
+
+    @property
+    def steady_rate(self) -> float:
+        """Photos per second after the first was done: the rate a long run settles at."""
+        if self.startup_seconds is None or self.seconds <= self.startup_seconds or self.processed < 2:
+            return self.photos_per_second
+        return (self.processed - 1) / (self.seconds - self.startup_seconds)
 
 
 def output_paths(photo: Path, source: Path, out: Path, action: str) -> list[Path]:
@@ -252,6 +263,92 @@ def _write_table(path: Path, failed: dict) -> None:
 def _write_json(path: Path, data: dict) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def input_guard(source: Path, out: Path) -> Path | None:
+    """The input folder when ``out`` lies inside it (no output may land in it), else None."""
+    source_abs, out_abs = source.resolve(), out.resolve()
+    return source_abs if out_abs in source_abs.parents else None
+
+
+def decode_photo(photo: Path, paths, batcher: _Batcher, overwrite: bool = False, guard: Path | None = None):
+    """(status, rgb or reason, model input) for one photo: the first step of every batch.
+
+    ``"skipped"`` when its outputs are all there (resume), ``"failed"`` with the reason
+    when it cannot be read or would write into the input folder, else ``"ok"``.
+    """
+    if not overwrite and is_done(paths):
+        return "skipped", None, None
+    if guard is not None and any(guard == p or guard in p.parents for p in (q.resolve() for q in paths)):
+        return "failed", f"{photo}: its output would be written inside the input folder {guard}; skipped.", None
+    try:
+        rgb = read_image(photo)
+    except ImageReadError as exc:
+        return "failed", str(exc), None
+    return "ok", rgb, batcher.prepare(rgb)
+
+
+def write_outputs(photo: Path, paths, rgb, raw, batcher: _Batcher, action: str = "segment", refine: bool = False,
+                  strength: float = 15.0, backdrop=None, extra_inputs=()) -> list[Path]:
+    """The last step: the model's raw output back to the photo's size, its effect, written atomically."""
+    probability = batcher.restore(raw, rgb.shape)
+    if refine:
+        probability = effects.refine_edges(rgb, probability)
+    done = []
+    for path, array in zip(paths, _effect(action, rgb, probability, strength, backdrop)):
+        done.append(write_image(path, array, (photo, *extra_inputs)))
+    return done
+
+
+class BatchOfPhotos:
+    """Segment one batch of photos into ``out``: the unit of work of a folder run.
+
+    :func:`segment_folder` runs these same steps (:func:`decode_photo`, one batched model
+    call, :func:`write_outputs`) in a streaming thread pool; :mod:`selfieseg.scale` calls
+    an instance in every Ray actor, with the model loaded once per actor. Calling it with a
+    list of photo paths returns one ``(path, status, detail)`` row per photo: status
+    ``"written"``, ``"skipped"`` (already done) or ``"failed"`` (detail: the reason). A full
+    disk raises :class:`DiskFullError`, as in a single process.
+    """
+
+    def __init__(self, segmenter, source, out, action: str = "segment", overwrite: bool = False, background=None,
+                 strength: float = 15.0, refine: bool = False):
+        if action not in OUTPUTS:
+            raise SelfieSegError(f"unknown action {action!r}; choose one of {', '.join(OUTPUTS)}.")
+        self.batcher = _Batcher(segmenter)
+        self.source, self.out, self.action = Path(source), Path(out), action
+        self.overwrite, self.strength, self.refine = overwrite, strength, refine
+        self.backdrop = read_image(background) if background is not None else None
+        self.extra_inputs = (Path(background),) if background is not None else ()
+        self.guard = input_guard(self.source, self.out)
+
+    def __call__(self, photos) -> list[tuple[str, str, str]]:
+        rows, ready = [], []
+        for photo in map(Path, photos):
+            paths = output_paths(photo, self.source, self.out, self.action)
+            status, value, x = decode_photo(photo, paths, self.batcher, self.overwrite, self.guard)
+            if status == "ok":
+                ready.append((photo, paths, value, x))
+            else:
+                rows.append((str(photo), status, value or ""))
+        if ready:
+            raws = self.batcher.forward([item[3] for item in ready], [item[2] for item in ready])
+            for (photo, paths, rgb, _), raw in zip(ready, raws):
+                try:
+                    write_outputs(photo, paths, rgb, raw, self.batcher, self.action, self.refine, self.strength,
+                                  self.backdrop, self.extra_inputs)
+                except OSError as exc:
+                    if exc.errno in _DISK_FULL:
+                        raise DiskFullError(f"{self.out}: disk full while writing the outputs of {photo} "
+                                            f"({exc.strerror or exc}). Every output written is complete; free some "
+                                            "space and run again: it resumes.") from exc
+                    rows.append((str(photo), "failed", f"{photo}: could not write its outputs ({exc})."))
+                    continue
+                except SelfieSegError as exc:
+                    rows.append((str(photo), "failed", str(exc)))
+                    continue
+                rows.append((str(photo), "written", ""))
+        return rows
 
 
 def segment_folder(source, out, model=None, action: str = "segment", batch_size: int = 16, workers: int | None = None,
@@ -299,8 +396,7 @@ def segment_folder(source, out, model=None, action: str = "segment", batch_size:
     run = FolderRun(source, out, action, str(getattr(segmenter, "name", type(segmenter).__name__)))
     out.mkdir(parents=True, exist_ok=True)
     # an input folder inside the output folder is fine, but no output may land inside it
-    source_abs, out_abs = source.resolve(), out.resolve()
-    guard = source_abs if out_abs in source_abs.parents else None
+    guard = input_guard(source, out)
     extra_inputs = (Path(background),) if background is not None else ()
 
     workers = workers or min(8, (os.cpu_count() or 2) + 2)
@@ -330,24 +426,10 @@ def segment_folder(source, out, model=None, action: str = "segment", batch_size:
             on_photo(photo, status)
 
     def decode(photo, paths):
-        if not overwrite and is_done(paths):
-            return "skipped", None, None
-        if guard is not None and any(guard == p or guard in p.parents for p in (q.resolve() for q in paths)):
-            return "failed", f"{photo}: its output would be written inside the input folder {guard}; skipped.", None
-        try:
-            rgb = read_image(photo)
-        except ImageReadError as exc:
-            return "failed", str(exc), None
-        return "ok", rgb, batcher.prepare(rgb)
+        return decode_photo(photo, paths, batcher, overwrite, guard)
 
     def write(photo, paths, rgb, raw):
-        probability = batcher.restore(raw, rgb.shape)
-        if refine:
-            probability = effects.refine_edges(rgb, probability)
-        done = []
-        for path, array in zip(paths, _effect(action, rgb, probability, strength, backdrop)):
-            done.append(write_image(path, array, (photo, *extra_inputs)))
-        return done
+        return write_outputs(photo, paths, rgb, raw, batcher, action, refine, strength, backdrop, extra_inputs)
 
     def finish_write(photo, future: Future):
         try:
@@ -452,5 +534,6 @@ def _chain(first, rest):
     yield from rest
 
 
-__all__ = ["DiskFullError", "FolderRun", "OUTPUTS", "OutputFolderError", "check_output_folder", "count_photos",
-           "is_done", "iter_photos", "output_paths", "segment_folder"]
+__all__ = ["BatchOfPhotos", "DiskFullError", "FolderRun", "OUTPUTS", "OutputFolderError", "check_output_folder",
+           "count_photos", "decode_photo", "input_guard", "is_done", "iter_photos", "output_paths", "segment_folder",
+           "write_outputs"]

@@ -86,7 +86,7 @@ def _cmd_train(args) -> int:
         input_size=args.input_size, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
         steps_per_epoch=args.steps_per_epoch, init_weights=args.init, consistency=args.consistency,
         augment=args.augment, teacher=args.teacher, distill=args.distill, minutes=args.minutes,
-        workers=args.workers, average_from=args.average_from, composite=args.composite,
+        workers=args.workers, average_from=args.average_from, composite=args.composite, devices=args.devices,
     )
     state = train(settings)
     print(f"{args.out}: epoch {state['epoch']}, best validation IoU {state['best']:.4f}, "
@@ -99,9 +99,20 @@ def _cmd_evaluate(args) -> int:
     from selfieseg.evaluation import evaluate_split
     from selfieseg.inference import open_segmenter
 
+    import inspect
+
+    from selfieseg.errors import DatasetError
+
+    # every reader with splits gets one (test by default: PFCN's official list, the
+    # committed VOC person and CCP lists); a set without splits is scored whole
+    takes_split = "split" in inspect.signature(data.READERS[args.data].__init__).parameters \
+        if args.data in data.READERS else False
+    if not takes_split and args.split not in (None, "all"):
+        raise DatasetError(f"{args.data} has no {args.split} split: leave --split out to score all of it.")
+    options = {"split": args.split or "test"} if takes_split else {}
     segmenter = open_segmenter(args.model, weights=args.weights or "shipped")
-    options = {"split": args.split} if args.data == "pfcn" else {}
     reader = data.open_dataset(args.data, **options)
+    args.split = options.get("split", "(all)")
     scores = evaluate_split(segmenter, reader)
     print(f"{segmenter.name} on {args.data} {args.split or ''} ({len(scores.per_image)} images): "
           f"mean per-image IoU {scores.mean_iou:.4f}, dataset IoU {scores.dataset_iou:.4f}")
@@ -134,8 +145,15 @@ def _cmd_photos(args) -> int:
         # a folder streams through the batched, resumable segmenter: a summary, not a line per file
         from selfieseg.batch import FAILED_FILE, segment_folder
 
-        run = segment_folder(args.input, args.out, batch_size=args.batch_size, workers=args.workers,
-                             overwrite=args.overwrite, **options)
+        if args.ray is not None:
+            # the same per-batch step in a Ray actor pool (selfieseg.scale; pip install 'selfieseg[scale]')
+            from selfieseg.scale import segment_folder_ray
+
+            run = segment_folder_ray(args.input, args.out, workers=args.workers or 2, batch_size=args.batch_size,
+                                     address=args.ray, overwrite=args.overwrite, **options)
+        else:
+            run = segment_folder(args.input, args.out, batch_size=args.batch_size, workers=args.workers,
+                                 overwrite=args.overwrite, **options)
         for reason in list(run.failed.values())[:10]:
             print(f"selfieseg: skipped {reason}", file=sys.stderr)
         if len(run.failed) > 10:
@@ -236,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float,
                    help="train to this wall-clock budget: --epochs becomes a ceiling, the cosine schedule follows time")
     p.add_argument("--workers", type=int, default=TrainSettings.default("workers"), help="threads preparing batches")
+    p.add_argument("--devices", metavar="all|N",
+                   help="data-parallel over this many local accelerators (JAX backend: KERAS_BACKEND=jax); "
+                        "--batch-size is then per device and the learning rate scales with the count. "
+                        "Several hosts: set KERAS_DISTRIBUTION_JOB_ADDRESSES, _NUM_PROCESSES, _PROCESS_ID")
     p.add_argument("--average-from", type=int, metavar="EPOCH",
                    help="from this epoch (0 = the first) on, hold the learning rate and average the weights of "
                         "every epoch (stochastic weight averaging); the average is validated and kept when best")
@@ -245,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="sinet")
     p.add_argument("--weights", help="a .weights.h5, .keras, .tflite or .onnx file (default: shipped)")
     p.add_argument("--data", default="pfcn")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", help="test (default, for sets with splits), train, all")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("ship", help="evaluate a run on PFCN test, copy its weights into the package, write its model card")
@@ -269,6 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--workers", type=int, help="threads decoding and writing for a folder (default: one per core)")
         p.add_argument("--overwrite", action="store_true",
                        help="redo photos whose outputs exist (default: a rerun resumes, skipping them)")
+        p.add_argument("--ray", metavar="ADDRESS", nargs="?", const="local",
+                       help="a folder on Ray (pip install 'selfieseg[scale]'): --ray alone starts a local Ray; "
+                            "--ray HOST:PORT or ray://HOST:PORT joins a cluster, --ray auto the one RAY_ADDRESS names. "
+                            "--workers is then the number of actors (default 2), each holding the model")
         if action == "blur":
             p.add_argument("--strength", type=float, default=15.0, help="blur sigma in pixels")
         if action == "replace":

@@ -47,4 +47,8 @@ class DiskFullError(SelfieSegError, OSError):
     """The disk filled up mid-run: what is written is complete, and the same command resumes."""
 
 
-__all__ = ["DatasetError", "DownloadError", "ExportError", "DiskFullError", "ImageReadError", "InputError", "ModelError", "OutputFolderError", "SelfieSegError", "VideoError"]
+class ClusterError(SelfieSegError, ConnectionError):
+    """A Ray cluster that does not answer at its address, or Ray missing (``pip install selfieseg[scale]``)."""
+
+
+__all__ = ["ClusterError", "DatasetError", "DownloadError", "ExportError", "DiskFullError", "ImageReadError", "InputError", "ModelError", "OutputFolderError", "SelfieSegError", "VideoError"]

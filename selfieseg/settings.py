@@ -37,7 +37,9 @@ class TrainSettings:
     the command line's ``"voc_person=2,ccp=1"``) sets each dataset's share of a training
     epoch, whatever its size; datasets left out weigh 1, and without it every photo is
     seen once an epoch. ``options`` go to the architecture's
-    builder (for example ``alpha``).
+    builder (for example ``alpha``). ``devices`` (``"all"`` or a count; JAX backend) trains
+    data-parallel (:mod:`selfieseg.distribute`): ``batch_size`` is then per device, the
+    global batch and the learning rate are multiplied by the device count.
     """
 
     model: str = "sinet"
@@ -65,6 +67,7 @@ class TrainSettings:
     average_from: int | None = None
     composite: float = 0.0
     verbose: int = 1
+    devices: object = None
     options: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -95,6 +98,9 @@ class TrainSettings:
             from selfieseg.data.pipeline import distill_weight
 
             distill_weight(self.distill)
+        from selfieseg.distribute import parse_devices
+
+        self.devices = parse_devices(self.devices)
 
     @classmethod
     def from_kwargs(cls, **kwargs) -> "TrainSettings":
@@ -127,7 +133,7 @@ class TrainSettings:
                     distill=float(self.distill) if self.teacher is not None else 0.0, minutes=self.minutes,
                     # the share in effect (the argument's, or an Augmenter's own), as the recipe has it
                     composite=float(getattr(self.recipe, "composite", 0.0)),
-                    average_from=self.average_from, backend=backend, machine=machine)
+                    average_from=self.average_from, devices=self.devices, backend=backend, machine=machine)
 
 
 def parse_data_weights(weights, data) -> dict | None:

@@ -43,6 +43,7 @@ from selfieseg.callbacks import (  # noqa: F401 (TimeBudget .. restore_malloc_th
     restore_malloc_thresholds,
     save_weights_atomic,
 )
+from selfieseg import distribute
 from selfieseg.data import training as data_training
 from selfieseg.data.pipeline import ArrayCache
 from selfieseg.data.training import training_readers  # noqa: F401 (re-exported)
@@ -293,56 +294,68 @@ def train(model: "str | TrainSettings | None" = None, **keywords) -> dict:
         # away: fetching ImageNet weights first would only make it need them offline
         seeded = settings.init_weights is not None or resuming
         encoder_weights = None if seeded else auto_encoder_weights(settings.model, settings.options)
+    # data-parallel (--devices): before any computation, as jax.distributed needs
+    distribution = distribute.data_parallel(settings.devices)
+    replicas = distribute.replica_count(distribution)
+    global_batch, learning_rate = settings.batch_size * replicas, settings.learning_rate * replicas
     record = settings.record(keras.backend.backend(), describe_machine())
-    record["encoder_weights"] = encoder_weights
+    record.update(encoder_weights=encoder_weights, replicas=replicas, global_batch_size=global_batch,
+                  scaled_learning_rate=learning_rate)
     keras.utils.set_random_seed(settings.seed)
 
-    # --- data: cached once, split into train / validation ---------------------------------
-    outputs, losses, loss_weights, metrics, monitor = training_objective(spec, settings.consistency)
-    train_seq, val_seq = training_sequences(
-        settings.data, size, settings.batch_size, prior=spec.channels == 4, outputs=outputs,
-        validation=settings.validation, seed=settings.seed, root=settings.root, cache_dir=settings.cache_dir,
-        twin=bool(settings.consistency), augment=settings.recipe, teacher=settings.teacher,
-        distill=settings.distill, workers=settings.workers, data_weights=settings.data_weights,
-    )
-    out.mkdir(parents=True, exist_ok=True)  # only now: a bad recipe or missing data leaves no empty run folder
+    # every Keras object (metrics included) is made inside the data-parallel scope, if any:
+    # variables made outside it would sit on one device and break the sharded step
+    with distribute.scope(distribution):
+        # --- data: cached once, split into train / validation ---------------------------------
+        outputs, losses, loss_weights, metrics, monitor = training_objective(spec, settings.consistency)
+        train_seq, val_seq = training_sequences(
+            settings.data, size, global_batch, prior=spec.channels == 4, outputs=outputs,
+            validation=settings.validation, seed=settings.seed, root=settings.root, cache_dir=settings.cache_dir,
+            twin=bool(settings.consistency), augment=settings.recipe, teacher=settings.teacher,
+            distill=settings.distill, workers=settings.workers, data_weights=settings.data_weights,
+            batch_multiple=replicas, shard=distribute.process_shard(),
+        )
+        out.mkdir(parents=True, exist_ok=True)  # only now: a bad recipe or missing data leaves no empty run folder
 
-    # --- model: the training network (with its heads) and the inference model -------------
-    heads = {"with_boundary": True} if spec.boundary_head else {}
-    net = build(settings.model, input_size=size, logits=True, encoder_weights=encoder_weights,
-                **settings.options, **heads)
-    inference = build(settings.model, input_size=size, **settings.options)
-    fitted = with_twin(net) if settings.consistency else net
-    # --init seeds a fresh run; a resumed run continues from its own checkpoint instead
-    # (so `--resume --init W` is safe to repeat after every kill)
-    if settings.init_weights is not None and not resuming:
-        seed_weights(net, Path(settings.init_weights), settings.model, size, settings.options)
-    follow_quickly(fitted)
-    # XLA (jit_compile) measured 1.8x slower per step than plain TensorFlow on a 2-core
-    # CPU: off there. JAX without jit runs op by op, so other backends choose ("auto").
-    tensorflow = keras.backend.backend() == "tensorflow"
-    fitted.compile(optimizer=keras.optimizers.AdamW(settings.learning_rate, weight_decay=1e-4), loss=losses,
-                   loss_weights=loss_weights, metrics=metrics, jit_compile=False if tensorflow else "auto")
+        # --- model: the training network (with its heads) and the inference model -------------
+        heads = {"with_boundary": True} if spec.boundary_head else {}
+        net = build(settings.model, input_size=size, logits=True, encoder_weights=encoder_weights,
+                    **settings.options, **heads)
+        inference = build(settings.model, input_size=size, **settings.options)
+        fitted = with_twin(net) if settings.consistency else net
+        # --init seeds a fresh run; a resumed run continues from its own checkpoint instead
+        # (so `--resume --init W` is safe to repeat after every kill)
+        if settings.init_weights is not None and not resuming:
+            seed_weights(net, Path(settings.init_weights), settings.model, size, settings.options)
+        follow_quickly(fitted)
+        # XLA (jit_compile) measured 1.8x slower per step than plain TensorFlow on a 2-core
+        # CPU: off there. JAX without jit runs op by op, so other backends choose ("auto").
+        tensorflow = keras.backend.backend() == "tensorflow"
+        fitted.compile(optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=1e-4), loss=losses,
+                       loss_weights=loss_weights, metrics=metrics, jit_compile=False if tensorflow else "auto")
 
-    # --- fit, checkpointing every epoch -----------------------------------------------------
-    initial_epoch, best, state = _resume_state(settings, fitted, inference, resuming)
-    if initial_epoch >= settings.epochs:
-        return json.loads(state_path.read_text())
-    callbacks = training_callbacks(settings, record, net, inference, val_seq, monitor, best, initial_epoch, state)
-    fitted.fit(train_seq, validation_data=val_seq, epochs=settings.epochs, initial_epoch=initial_epoch,
-               steps_per_epoch=settings.steps_per_epoch, callbacks=callbacks, verbose=settings.verbose)
+        # --- fit, checkpointing every epoch -----------------------------------------------------
+        initial_epoch, best, state = _resume_state(settings, fitted, inference, resuming)
+        if initial_epoch >= settings.epochs:
+            return json.loads(state_path.read_text())
+        callbacks = training_callbacks(settings, record, net, inference, val_seq, monitor, best, initial_epoch, state,
+                                       learning_rate=learning_rate)
+        fitted.fit(train_seq, validation_data=val_seq, epochs=settings.epochs, initial_epoch=initial_epoch,
+                   steps_per_epoch=settings.steps_per_epoch, callbacks=callbacks, verbose=settings.verbose)
     return json.loads(state_path.read_text())
 
 
 def training_callbacks(settings: TrainSettings, record: dict, net, inference, val_seq, monitor: str, best: float,
-                       initial_epoch: int, state: dict) -> list:
+                       initial_epoch: int, state: dict, learning_rate: float | None = None) -> list:
     """The schedule (epochs or a time budget), weight averaging, the log and the checkpoint
-    (which saves ``record``, the settings as ``state.json`` keeps them), in order."""
+    (which saves ``record``, the settings as ``state.json`` keeps them), in order.
+    ``learning_rate`` is the peak rate (default the settings'; data-parallel runs scale it)."""
     out = settings.out
+    learning_rate = settings.learning_rate if learning_rate is None else learning_rate
     if settings.minutes:
-        schedule = TimeBudget(settings.learning_rate, settings.minutes, spent=state.get("seconds", 0.0))
+        schedule = TimeBudget(learning_rate, settings.minutes, spent=state.get("seconds", 0.0))
     else:
-        schedule = keras.callbacks.LearningRateScheduler(cosine_schedule(settings.learning_rate, settings.epochs))
+        schedule = keras.callbacks.LearningRateScheduler(cosine_schedule(learning_rate, settings.epochs))
     average = None
     if settings.average_from is not None:  # after the schedule (it holds the rate the schedule set), before the logger
         average = WeightAverage(net, settings.average_from, val_seq, monitor, out, count=state.get("averaged", 0),

@@ -73,3 +73,38 @@ def test_train_refuses_a_test_split_by_name(tmp_path, capsys):
 
     assert main(["train", "--model", "sinet_tiny", "--data", "pfcn,ccp:test", "--out", str(tmp_path / "run")]) == 2
     assert "ccp test split" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+def test_train_on_more_devices_than_the_backend_gives_says_how(tmp_path, capsys):
+    """On TensorFlow, --devices 2 is refused before any data is read, naming the JAX backend."""
+    out = tmp_path / "run"
+    assert main(["train", "--model", "sinet_tiny", "--data", "picsart", "--devices", "2", "--out", str(out)]) == 2
+    assert "KERAS_BACKEND=jax" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["train", "--model", "sinet_tiny", "--devices", "several", "--out", str(out)]) == 2
+    assert "'all' or a whole number" in capsys.readouterr().err
+
+
+def test_segment_on_a_ray_address_that_does_not_answer_names_it(tmp_path, capsys, pfcn_test):
+    import shutil
+    import socket
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(pfcn_test.records[0].image, photos)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    assert main(["segment", str(photos), "-o", str(tmp_path / "out"), "--ray", f"127.0.0.1:{port}"]) == 2
+    assert f"the Ray cluster at 127.0.0.1:{port} does not answer" in capsys.readouterr().err
+
+
+def test_evaluate_scores_the_committed_test_list_not_the_whole_set(capsys, data_root):
+    """VOC person's test split is the committed 83-photo list (not all 594, most of which
+    a mixed run trains on); a set without splits refuses a split by name."""
+    from selfieseg.cli import main
+
+    assert main(["evaluate", "--model", "sinet", "--data", "voc_person"]) == 0
+    assert "sinet on voc_person test (83 images)" in capsys.readouterr().out
+    assert main(["evaluate", "--model", "sinet", "--data", "picsart", "--split", "test"]) == 2
+    assert "picsart has no test split" in capsys.readouterr().err

@@ -36,6 +36,7 @@ def test_the_command_line_defaults_are_the_settings_defaults():
     (dict(validation=1.0), ModelError, "validation"),
     (dict(teacher="portraitnet", distill=2.0), Exception, "distil"),
     (dict(data=()), ModelError, "at least one dataset"),
+    (dict(devices="two"), ModelError, "'all' or a whole number"),
 ])
 def test_bad_settings_fail_when_made(bad, error, words, tmp_path):
     with pytest.raises(error, match=words):
@@ -49,7 +50,7 @@ def test_keywords_that_are_not_settings_are_builder_options_and_the_record_keeps
     record = settings.record("tensorflow", "a test machine")
     assert set(record) == {"model", "data", "data_weights", "epochs", "input_size", "batch_size", "learning_rate", "validation",
                            "seed", "options", "init_weights", "consistency", "augment", "teacher", "distill",
-                           "minutes", "composite", "average_from", "backend", "machine"}
+                           "minutes", "composite", "average_from", "devices", "backend", "machine"}
     assert record["data"] == ["pfcn", "picsart"] and record["input_size"] == 32
     assert {f.name for f in dataclasses.fields(TrainSettings)} >= {"model", "options", "verbose"}
 

@@ -309,6 +309,14 @@ class SegmentationSequence(keras.utils.PyDataset):
     warped with the mask, and the target becomes ``(1 - distill) * mask + distill *
     teacher``: the student learns where the teacher is unsure (hair, hands, edges) as
     well as the labels.
+
+    ``batch_multiple`` (data-parallel training, :mod:`selfieseg.distribute`): every batch
+    must split evenly across that many devices. A shuffled (training) sequence drops a
+    last, short batch; an unshuffled (validation) one pads its last batch with copies of
+    its final sample whose valid weight is 0, so the loss and the IoU ignore them and every
+    held-back sample is still scored once. ``shard=(index, count)`` (several hosts) makes
+    this process return only its ``index``-th contiguous slice of each batch: every host
+    draws the same global order from the same seed and prepares only its own part.
     """
 
     def __init__(
@@ -327,6 +335,8 @@ class SegmentationSequence(keras.utils.PyDataset):
         soft_labels=None,
         distill: float = 0.0,
         source_weights=None,
+        batch_multiple: int = 1,
+        shard: tuple = (0, 1),
         **pydataset_kwargs,
     ):
         super().__init__(**pydataset_kwargs)
@@ -345,6 +355,7 @@ class SegmentationSequence(keras.utils.PyDataset):
         self.twin = twin
         self.soft_labels, self.distill = self._check_soft_labels(soft_labels, distill)
         self.sampling = self._sampling_probabilities(source_weights)
+        self.batch_multiple, self.shard = self._check_split(batch_multiple, shard)
         self.epoch = 0
         self._order = self._make_order()
 
@@ -358,6 +369,20 @@ class SegmentationSequence(keras.utils.PyDataset):
             raise DatasetError(f"soft labels have shape {tuple(soft_labels.shape)}, but the cache {self.source.path} "
                                f"holds {expected}: compute them again for this cache.")
         return soft_labels, distill_weight(distill)
+
+    def _check_split(self, batch_multiple, shard):
+        batch_multiple, (index, count) = int(batch_multiple), (int(shard[0]), int(shard[1]))
+        if batch_multiple < 1 or self.batch_size % batch_multiple:
+            raise DatasetError(f"batch size {self.batch_size} does not split into {batch_multiple} equal slices.")
+        if not 0 <= index < count or batch_multiple % count:
+            raise DatasetError(f"shard {index} of {count}: a batch of {self.batch_size} over {batch_multiple} "
+                               "devices does not split evenly between the processes.")
+        if batch_multiple > 1 and self.shuffle and len(self.indices) < self.batch_size:
+            raise DatasetError(f"{len(self.indices)} training samples make no full batch of {self.batch_size} "
+                               f"({batch_multiple} devices x {self.batch_size // batch_multiple}): lower the batch size.")
+        if batch_multiple > 1 and not self.valid_channel:
+            raise DatasetError("data-parallel sequences need valid_channel=True (padding is marked invalid there).")
+        return batch_multiple, (index, count)
 
     def _sampling_probabilities(self, weights):
         """Each of ``indices``' probability of being drawn, from per-dataset ``weights`` (or None)."""
@@ -389,6 +414,8 @@ class SegmentationSequence(keras.utils.PyDataset):
         return rng.permutation(self.indices)
 
     def __len__(self) -> int:
+        if self.batch_multiple > 1 and self.shuffle:  # training: only full, evenly split batches
+            return len(self.indices) // self.batch_size
         return int(np.ceil(len(self.indices) / self.batch_size))
 
     @property
@@ -460,9 +487,18 @@ class SegmentationSequence(keras.utils.PyDataset):
         if batch >= len(self):
             raise IndexError(batch)
         chosen = self._order[batch * self.batch_size : (batch + 1) * self.batch_size]
+        padding = -len(chosen) % self.batch_multiple  # validation's last batch, made to split evenly
         rng = np.random.default_rng((self.seed, self.epoch, batch))
         xs, ys, ws = zip(*(self.example(i, rng) for i in chosen))
         x, y, w = np.stack(xs), np.stack(ys)[..., None], np.stack(ws)
+        if padding:
+            x = np.concatenate([x, np.repeat(x[-1:], padding, axis=0)])
+            y = np.concatenate([y, np.repeat(y[-1:], padding, axis=0)])
+            w = np.concatenate([w, np.zeros((padding, *w.shape[1:]), w.dtype)])
+        index, count = self.shard
+        if count > 1:
+            part = len(x) // count
+            x, y, w = (a[index * part : (index + 1) * part] for a in (x, y, w))
         if self.twin:
             x = {"image": x[:, 0], "twin": x[:, 1]}
         if not self.valid_channel:

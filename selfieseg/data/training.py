@@ -30,7 +30,7 @@ def training_readers(names, root=None):
 def training_sequences(data, size: int, batch_size: int = 16, prior: bool = False, outputs=None,
                        validation: float = 0.1, seed: int = 0, root=None, cache_dir=None, twin: bool = False,
                        augment="full", teacher_labels=None, distill: float = 0.5, workers: int = 1,
-                       composite: float = 0.0, data_weights=None):
+                       composite: float = 0.0, data_weights=None, batch_multiple: int = 1, shard=(0, 1)):
     """(train, validation) :class:`SegmentationSequence` over a cache of ``data``.
 
     The cache (decoded once, slightly larger than ``size`` so augmentation can crop) lives
@@ -48,7 +48,8 @@ def training_sequences(data, size: int, batch_size: int = 16, prior: bool = Fals
     (:class:`~selfieseg.data.pipeline.SegmentationSequence`); validation always scores
     every held-back sample once. ``workers`` > 1 prepares batches in
     that many threads (OpenCV and numpy release the GIL), for machines whose accelerator
-    would otherwise wait on augmentation.
+    would otherwise wait on augmentation. ``batch_multiple`` and ``shard`` split each batch
+    across devices and hosts for data-parallel training (:mod:`selfieseg.distribute`).
     """
     recipe = augmenter(augment, composite)  # an unknown name or bad share fails here, before any decoding
     refuse_held_out(data)
@@ -59,7 +60,8 @@ def training_sequences(data, size: int, batch_size: int = 16, prior: bool = Fals
     readers = None if cache_path.exists() else training_readers(data, root)
     cache = build_cache(readers, cache_path, size=(cache_size, cache_size))
     train_idx, val_idx = split_indices(len(cache), validation, seed)
-    common = dict(batch_size=batch_size, size=size, prior=prior, valid_channel=True, output_names=outputs, twin=twin)
+    common = dict(batch_size=batch_size, size=size, prior=prior, valid_channel=True, output_names=outputs, twin=twin,
+                  batch_multiple=batch_multiple, shard=shard)
     if int(workers) > 1:
         common.update(workers=int(workers), use_multiprocessing=False)
     soft = None
