@@ -91,7 +91,7 @@ def test_accuracy_and_deploy_measure_the_shipped_weights_and_agree(tmp_path, dat
 
 def test_video_benchmark_runs_every_pipeline(tmp_path, data_root, anchors_root):
     done = run_script("video.py", "--model", "sinet", "--clips", 1, "--frames", 6, "--speed-frames", 12,
-                      "--out", tmp_path, anchors=anchors_root)
+                      "--davis-frames", 5, "--out", tmp_path, anchors=anchors_root)
     assert done.returncode == 0, done.stderr[-3000:]
     video = (tmp_path / "video.md").read_text()
     assert f"sinet `{sinet_digest()}`" in video and "3 interleaved rounds of 4 frames, 2 cores" in video
@@ -104,6 +104,12 @@ def test_video_benchmark_runs_every_pipeline(tmp_path, data_root, anchors_root):
     assert float(rows["sinet + smoothing"][1]) <= float(rows["sinet frame by frame"][1])
     speeds = [row for row in table_rows(video) if len(row) == 3]
     assert len(speeds) == 4 and all(float(row[2]) > 0 for row in speeds)
+    # the real DAVIS frames: the same four pipelines, on the 5 frames asked for
+    davis = {row[0]: row for row in table_rows(video) if len(row) == 4}
+    assert set(davis) == set(rows) and all(row[3] == "5" for row in davis.values())
+    assert "DAVIS-2016 parkour, 5 labelled frames (854x480" in video
+    for name, row in davis.items():
+        assert 0.0 < float(row[2]) <= 1 and float(row[1]) >= 0, name
 
 
 def test_benchmarks_refuse_unknown_models_and_missing_anchors(tmp_path, data_root, anchors_root):
