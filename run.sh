@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The two commands of the README:
+# The commands of the README:
 #   bash run.sh demo [IMAGE] [OUT]   the main job (see README)
-#   bash run.sh test                 every test: pytest, every notebook (nbval, fast mode), the book build
+#   bash run.sh test                 every test: pytest, then the book built from every chapter run once (fast mode) and its pages checked
 #   bash run.sh test --fast          the fast lane for work in progress: pytest without the tests marked slow
+#   bash run.sh book                 the published book: every chapter run in full into _build/html, its pages checked
 # Each creates or reuses a virtual environment at .venv and installs the pinned stack into it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -37,12 +38,44 @@ ensure_venv() {
   export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 }
 
+# The browser demo's tests (tests/web) drive Debian's Chromium with Playwright on the page
+# built from book/demo's npm packages. What is missing is installed: Chromium (and npm) with
+# apt-get where it is there and we are root, playwright into .venv, book/demo/node_modules
+# with `npm ci`. Never `playwright install`: it downloads a browser of its own. What cannot
+# be had is said here, and those tests skip saying why.
+ensure_browser() {
+  local apt=""
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then apt=yes; fi
+  local wanted=()
+  [ -x /usr/bin/chromium ] || wanted+=(chromium)
+  command -v npm >/dev/null 2>&1 || wanted+=(nodejs npm)
+  if [ ${#wanted[@]} -gt 0 ]; then
+    if [ -n "$apt" ]; then
+      echo "==> installing ${wanted[*]} (apt-get) for the browser demo's tests"
+      { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${wanted[@]}"; } >/dev/null 2>&1 \
+        || echo "==> apt-get could not install ${wanted[*]}: the browser demo's tests will skip"
+    else
+      echo "==> ${wanted[*]} missing and no apt-get to install them as root: the browser demo's tests will skip"
+    fi
+  fi
+  if ! python -c "import playwright" >/dev/null 2>&1; then
+    echo "==> installing playwright into .venv (the Python package only; the browser is Debian's)"
+    python -m pip install --quiet "$(grep '^playwright==' requirements-lock.txt || echo playwright)"
+  fi
+  if [ ! -d book/demo/node_modules ] && command -v npm >/dev/null 2>&1; then
+    echo "==> npm ci in book/demo (the demo page's runtimes, as package-lock.json pins them)"
+    (cd book/demo && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error) \
+      || echo "==> npm ci failed in book/demo: the browser demo's tests will skip"
+  fi
+}
+
 run_tests() {
   local lane=${1:-all}
   export SELFIESEG_FAST=1
   local start=$SECONDS
-  # Test files (and notebooks) run in parallel workers, one file per worker at a time
-  # (--dist loadfile keeps a notebook's cells in order in one kernel). Most test time is
+  # Test files run in parallel workers, one file per worker at a time (--dist loadfile;
+  # the chapters run in parallel kernels in build_book, below). Most test time is
   # single-threaded graph tracing and conversion, so 2 workers on 2 cores nearly halve it.
   # SELFIESEG_TEST_WORKERS=0 runs everything in this one process.
   local workers=${SELFIESEG_TEST_WORKERS:-$(python -c "import os; print(min(4, max(1, len(os.sched_getaffinity(0)))))")}
@@ -59,18 +92,34 @@ run_tests() {
     return
   fi
   echo "==> pytest ($workers workers)"
-  # --durations: every run lists its slowest items, so the suite's budget can be kept
-  python -m pytest -q -p no:cacheprovider --durations=15 "${parallel[@]}" tests
-  echo "==> notebooks (nbval, fast mode)"
-  python -m pytest -q -p no:cacheprovider --durations=15 "${parallel[@]}" --nbval-lax --nbval-cell-timeout=900 book
-  echo "==> book build (warnings are errors)"
-  # nbval above has just executed every notebook; the build checks the book itself
-  # (toc, cross-references, markdown) without running them a second time. A plain
-  # `jupyter-book build .` (the published book) executes every chapter (_config.yml).
-  mkdir -p _build
-  sed 's/execute_notebooks: force/execute_notebooks: "off"/' _config.yml > _build/_config_test.yml
-  jupyter-book build . --config _build/_config_test.yml --warningiserror --keep-going --quiet
+  # --durations: every run lists its slowest items, so the suite's budget can be kept.
+  # The page checks need the book, so they run after build_book below.
+  python -m pytest -q -p no:cacheprovider --durations=15 "${parallel[@]}" --ignore=tests/book/test_pages.py tests
+  build_book --fast
   echo "==> all tests passed in $(( SECONDS - start )) s"
+}
+
+# The book from every chapter executed once (book/build.py: in parallel, into
+# _build/executed, then jupyter-book with execution off into _build/html; a cell's error
+# fails it), then its pages checked (tests/book/test_pages.py: every figure, every
+# promised table, no error or log output). `--fast`: SELFIESEG_FAST=1, what the tests
+# run; without it every chapter runs in full, the book that gets published.
+build_book() {
+  local start=$SECONDS
+  local workers=${SELFIESEG_BOOK_WORKERS:-$(python -c "import os; print(min(4, max(1, len(os.sched_getaffinity(0)))))")}
+  python book/build.py "$@" --workers "$workers"
+  if [ "${1:-}" != "--fast" ]; then
+    # the published book carries the live demo (book/demo, built with the shipped SINet
+    # exported to ONNX and MediaPipe's model from $SELFIESEG_ANCHORS) at _build/html/demo/
+    if [ ! -d book/demo/node_modules ] && command -v npm >/dev/null 2>&1; then
+      (cd book/demo && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+    fi
+    rm -rf _build/html/demo
+    python -m selfieseg.webdemo _build/html/demo
+  fi
+  echo "==> the pages show their results"
+  SELFIESEG_BOOK_REQUIRED=1 python -m pytest -q -p no:cacheprovider tests/book/test_pages.py
+  echo "==> book built and checked in $(( SECONDS - start )) s: _build/html/index.html"
 }
 
 command=${1:-}
@@ -84,12 +133,19 @@ case "$command" in
     ensure_venv
     shift
     case "${1:-}" in
-      ""|--fast) run_tests "${1:-all}" ;;
+      "") ensure_browser; run_tests all ;;  # the fast lane leaves the (slow) browser tests out
+      --fast) run_tests --fast ;;
       *) echo "usage: bash run.sh test [--fast]" >&2; exit 2 ;;
     esac
     ;;
+  book)
+    ensure_venv
+    shift
+    if [ $# -gt 0 ]; then echo "usage: bash run.sh book" >&2; exit 2; fi
+    build_book
+    ;;
   *)
-    echo "usage: bash run.sh demo [IMAGE] [--out FOLDER] | bash run.sh test [--fast]" >&2
+    echo "usage: bash run.sh demo [IMAGE] [--out FOLDER] | bash run.sh test [--fast] | bash run.sh book" >&2
     exit 2
     ;;
 esac

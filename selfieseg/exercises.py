@@ -123,6 +123,66 @@ def check_ratio(measured: float, low: float, high: float, what: str) -> bool:
     return _ok(f"{what} = {measured:.3f}")
 
 
+# --- Evaluation chapter ------------------------------------------------------------------
+def check_pooled_iou(fn, pairs) -> bool:
+    """``fn(pairs) -> float``: the pooled (dataset) IoU of ``(truth, probability)`` pairs.
+
+    Pooled IoU is the total intersection over the total union of the whole set, so a
+    large person weighs more than a small one; the usual mistake is the mean of the
+    per-image IoUs, which weighs every photo alike.
+    """
+    from selfieseg.metrics import IoUAccumulator
+
+    pairs = list(pairs)
+    scores = IoUAccumulator()
+    for truth, probability in pairs:
+        scores.add(truth, probability)
+    got = fn(pairs)
+    assert got is not None, "your function returned None: did you forget `return`?"
+    got = float(got)
+    if not np.isclose(scores.mean_iou, scores.dataset_iou, atol=1e-6) and np.isclose(got, scores.mean_iou, atol=1e-6):
+        raise AssertionError(f"{got:.4f} is the mean of the per-image IoUs: pool first (sum every image's intersection "
+                             "and every image's union), then divide once")
+    assert 0.0 <= got <= 1.0, f"an IoU lies in [0, 1]; got {got:.4f}"
+    assert np.isclose(got, scores.dataset_iou, atol=1e-6), (
+        f"expected {scores.dataset_iou:.4f} on {len(pairs)} images, got {got:.4f}; threshold the probability at 0.5")
+    return _ok(f"pooled IoU {got:.4f} (the per-image mean on the same images: {scores.mean_iou:.4f})")
+
+
+def check_paired_interval(fn, ours, theirs, resamples: int = 10_000) -> bool:
+    """``fn(ours, theirs, resamples) -> (low, high)``: the 95% paired bootstrap interval of the mean difference.
+
+    Compared with :func:`selfieseg.metrics.paired_difference`; the student's draws differ
+    from the library's, so the ends may differ by a fifth of the interval's width. An
+    interval from resampling the two models' images independently (unpaired) is named:
+    it keeps the images' own difficulty in the spread and comes out wider.
+    """
+    from selfieseg.metrics import bootstrap_means, paired_difference
+
+    ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
+    reference = paired_difference(ours, theirs, resamples=resamples)
+    got = fn(ours, theirs, resamples)
+    assert got is not None and len(got) == 2, "return a pair (low, high)"
+    low, high = (float(value) for value in got)
+    assert low <= high, f"low ({low:+.4f}) must not exceed high ({high:+.4f})"
+    width = reference["high"] - reference["low"]
+    unpaired = (bootstrap_means(ours, resamples, seed=1) - bootstrap_means(theirs, resamples, seed=2))
+    unpaired_width = float(np.percentile(unpaired, 97.5) - np.percentile(unpaired, 2.5))
+    if high - low > 1.5 * width and abs((high - low) - unpaired_width) < 0.25 * unpaired_width:
+        raise AssertionError(f"your interval is {high - low:.4f} wide, the paired one {width:.4f}: resample the "
+                             "*differences* (one draw of images for both models), not each model on its own")
+    tolerance = 0.2 * width + 1e-9
+    if not (abs(low - reference["low"]) <= tolerance and abs(high - reference["high"]) <= tolerance):
+        # near a mean of 0 the reversed interval looks like the right one, so it is named only when the right one fails
+        if abs(low + reference["high"]) <= tolerance and abs(high + reference["low"]) <= tolerance:
+            raise AssertionError(f"[{low:+.4f}, {high:+.4f}] is the interval of theirs - ours: subtract the other way "
+                                 "(ours - theirs), so that a positive difference means ours is better")
+        raise AssertionError(f"expected about [{reference['low']:+.4f}, {reference['high']:+.4f}], got "
+                             f"[{low:+.4f}, {high:+.4f}]; take the 2.5th and 97.5th percentiles of the resampled means")
+    verdict = "a tie (it holds 0)" if low <= 0 <= high else "a difference (it excludes 0)"
+    return _ok(f"interval [{low:+.4f}, {high:+.4f}]: {verdict}")
+
+
 # --- Instructors ------------------------------------------------------------------------
 def moving_average_iou(segmenter, frames, truths, keep: float = 0.8) -> float:
     """Mean per-frame IoU of ``p_t = keep * p_(t-1) + (1 - keep) * q_t`` (the video chapter's

@@ -184,8 +184,12 @@ def _to_tflite(model, path: Path, quantize: str, calibration, per_channel: bool)
         options["target_spec"]["supported_ops"] = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if not per_channel:
             options["_experimental_disable_per_channel"] = True
+    from selfieseg.quiet import quiet_if_asked
+
     try:
-        model.export(str(path), format="litert", verbose=False, **options)
+        # int8 calibration prints "fully_quantize: 0, inference_type: 6, ..." from C++, once per file
+        with quiet_if_asked():
+            model.export(str(path), format="litert", verbose=False, **options)
     except Exception as exc:
         message = str(exc).strip().splitlines()
         raise ExportError(

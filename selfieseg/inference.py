@@ -94,15 +94,22 @@ class Segmenter(_Resizing):
 
 
 def make_interpreter(path, threads: int = 2):
-    """A LiteRT interpreter (``ai_edge_litert``), falling back to TensorFlow's where it is absent."""
+    """A LiteRT interpreter (``ai_edge_litert``), falling back to TensorFlow's where it is absent.
+
+    Where the caller asked for a quiet TensorFlow (the command line, the book), LiteRT's
+    start-up notice is filtered too (:func:`selfieseg.quiet.quiet_if_asked`).
+    """
+    from selfieseg.quiet import quiet_if_asked
+
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # pragma: no cover - only without the export extra
         import tensorflow as tf
 
         Interpreter = tf.lite.Interpreter
-    interpreter = Interpreter(model_path=str(path), num_threads=threads)
-    interpreter.allocate_tensors()
+    with quiet_if_asked():
+        interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        interpreter.allocate_tensors()
     return interpreter
 
 

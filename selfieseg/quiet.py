@@ -11,8 +11,10 @@ the process's standard error (file descriptor 2, which C++ writes to) sent to a
 temporary file, then puts it back and replays every line that is not one of those
 notices: a real error during the import still reaches the user.
 
-Only the command line calls this (``--verbose`` skips it); importing ``selfieseg``
-changes nothing global.
+The command line calls this (``--verbose`` skips it), and so does the first cell of
+every chapter of the book: a Jupyter kernel forwards file descriptor 2 into the cell's
+output, so without it the notices sat on the published pages. Importing ``selfieseg``
+changes nothing global; calling this is the opt-in.
 """
 
 from __future__ import annotations
@@ -36,7 +38,13 @@ NOISE = (
     "computation placer already registered",
     "Could not find cuda drivers",
     "TF-TRT Warning",
+    "Created TensorFlow Lite XNNPACK delegate for CPU",
+    "Set ray log level from environment variable",  # Ray's C++ core, quieted by selfieseg.scale
+    "fully_quantize: 0, inference_type: 6",
 )
+
+#: set by :func:`load_tensorflow_quietly`: whoever asked for a quiet TensorFlow gets quiet LiteRT too
+_asked = False
 
 
 def is_noise(line: str) -> bool:
@@ -62,8 +70,33 @@ def filtered_stderr():
                     print(line, file=sys.stderr)
 
 
+@contextlib.contextmanager
+def quiet_if_asked():
+    """:func:`filtered_stderr` once :func:`load_tensorflow_quietly` has been called, else nothing.
+
+    LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." from C++ once a
+    process, at the first interpreter, whatever ``TF_CPP_MIN_LOG_LEVEL`` says (measured
+    with ai-edge-litert 2.3.0 on 2026-12-02: the Evaluation and Deployment chapters had it
+    on their pages), and the TFLite converter's int8 calibration prints
+    "fully_quantize: 0, inference_type: 6, ..." once per file (three times on the
+    Quantization chapter's page). ``selfieseg.inference.make_interpreter`` and
+    ``selfieseg.export`` run inside this, so the opt-in of the command line and of the
+    book's first cell covers them too.
+    """
+    if _asked:
+        with filtered_stderr():
+            yield
+    else:
+        yield
+
+
 def load_tensorflow_quietly() -> None:
-    """Import TensorFlow and Keras once, without their start-up notices (see the module docstring)."""
+    """Import TensorFlow and Keras once, without their start-up notices (see the module docstring).
+
+    Also asks for :func:`quiet_if_asked`'s filter from now on, in this process.
+    """
+    global _asked
+    _asked = True
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules:
         return
@@ -80,4 +113,4 @@ def load_tensorflow_quietly() -> None:
         absl.logging.set_verbosity(absl.logging.ERROR)
 
 
-__all__ = ["NOISE", "filtered_stderr", "is_noise", "load_tensorflow_quietly"]
+__all__ = ["NOISE", "filtered_stderr", "is_noise", "load_tensorflow_quietly", "quiet_if_asked"]

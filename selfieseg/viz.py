@@ -1,8 +1,52 @@
-"""Figures people would rather see than read: overlays, galleries, augmentation grids."""
+"""Figures people would rather see than read: overlays, galleries, augmentation grids, tables."""
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
+
+from selfieseg.errors import InputError
+
+
+class Table:
+    """Rows of results that a notebook shows as an HTML table under its caption.
+
+    A chapter's results used to be printed as aligned text, which a reader cannot sort
+    by eye and a test cannot find. A ``Table`` renders as ``<table>`` with a
+    ``<caption>`` in a notebook and in the built book (where ``tests/book/test_pages.py``
+    looks for every table a chapter promises, by its caption), and as aligned text
+    where there is no HTML (``print``, a terminal). Floats show four decimals unless the
+    caller formats them.
+    """
+
+    def __init__(self, columns, rows, caption: str):
+        self.columns = [str(column) for column in columns]
+        self.rows = [[self._cell(value) for value in row] for row in rows]
+        self.caption = caption
+        wrong = [row for row in self.rows if len(row) != len(self.columns)]
+        if wrong:
+            raise InputError(f"every row needs {len(self.columns)} cells ({', '.join(self.columns)}); got {wrong[0]}")
+
+    @staticmethod
+    def _cell(value) -> str:
+        if isinstance(value, (float, np.floating)):
+            return "" if np.isnan(value) else f"{value:.4f}"
+        return str(value)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(column)}</th>" for column in self.columns)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in self.rows)
+        return (f'<table class="selfieseg-table"><caption>{html.escape(self.caption)}</caption>'
+                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+    def __str__(self) -> str:
+        widths = [max(len(cell) for cell in column) for column in zip(self.columns, *self.rows)]
+        lines = [self.caption, "  ".join(c.ljust(w) for c, w in zip(self.columns, widths))]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in self.rows]
+        return "\n".join(lines)
+
+    __repr__ = __str__
 
 
 def overlay(image: np.ndarray, mask: np.ndarray, color=(0, 200, 255), alpha: float = 0.3, ignore=None,

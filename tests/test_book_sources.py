@@ -41,3 +41,7 @@ def test_committed_notebooks_are_what_their_source_generates(source, tmp_path):
         for index, (made, kept) in enumerate(zip(ours, theirs)):
             assert made == kept, (f"book/{path.name} cell {index} differs from what {source.name} generates: "
                                   f"edit the source and run `python book/_sources/{source.name}`")
+        # the tables the chapter promises (checked on the built page by tests/book/test_pages.py)
+        promised = json.loads(path.read_text())["metadata"].get("selfieseg")
+        assert json.loads(committed.read_text())["metadata"].get("selfieseg") == promised, (
+            f"book/{path.name}: its promised tables differ from {source.name}'s: run `python book/_sources/{source.name}`")

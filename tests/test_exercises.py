@@ -49,6 +49,52 @@ def test_param_and_close_checks():
         exercises.check_close(1.2, 1.0, "ratio")
 
 
+def test_pooled_iou_check_names_the_per_image_mean(pfcn_test):
+    """Real masks against shifted copies of themselves: the pooled and the per-image IoU differ."""
+    from selfieseg.metrics import intersection_union, iou
+
+    pairs = [(s.mask, np.roll(s.mask, 8 * (k + 1), axis=1).astype(np.float32)) for k, s in enumerate(pfcn_test[:4])]
+
+    def pooled(pairs):
+        totals = np.sum([intersection_union(t, p) for t, p in pairs], axis=0)
+        return totals[0] / totals[1]
+
+    assert exercises.check_pooled_iou(pooled, pairs)
+    with pytest.raises(AssertionError, match="mean of the per-image IoUs"):
+        exercises.check_pooled_iou(lambda pairs: np.mean([iou(t, p) for t, p in pairs]), pairs)
+    with pytest.raises(AssertionError, match="forget `return`"):
+        exercises.check_pooled_iou(lambda pairs: None, pairs)
+
+
+def test_paired_interval_check_accepts_a_fresh_draw_and_names_unpaired_and_reversed_ones():
+    rng = np.random.default_rng(4)
+    difficulty = rng.uniform(0.6, 1.0, 264)  # the images' own difficulty: shared by both models
+    theirs = np.clip(difficulty + rng.normal(0, 0.01, 264), 0, 1)
+    ours = np.clip(difficulty + rng.normal(0.002, 0.01, 264), 0, 1)
+
+    def paired(ours, theirs, resamples, seed=7):
+        d = ours - theirs
+        means = d[np.random.default_rng(seed).integers(0, len(d), (resamples, len(d)))].mean(axis=1)
+        return np.percentile(means, 2.5), np.percentile(means, 97.5)
+
+    def unpaired(ours, theirs, resamples):
+        draw = np.random.default_rng(7)
+        a = ours[draw.integers(0, len(ours), (resamples, len(ours)))].mean(axis=1)
+        b = theirs[draw.integers(0, len(theirs), (resamples, len(theirs)))].mean(axis=1)
+        return np.percentile(a - b, 2.5), np.percentile(a - b, 97.5)
+
+    assert exercises.check_paired_interval(paired, ours, theirs)
+    with pytest.raises(AssertionError, match="not each model on its own"):
+        exercises.check_paired_interval(unpaired, ours, theirs)
+    with pytest.raises(AssertionError, match="theirs - ours"):
+        exercises.check_paired_interval(lambda o, t, r: paired(t, o, r), ours, theirs)
+    with pytest.raises(AssertionError, match="a pair"):
+        exercises.check_paired_interval(lambda o, t, r: None, ours, theirs)
+    # a tie centred near 0 (PortraitNet against MediaPipe on PFCN test): the right answer is not taken for a reversed one
+    level = np.clip(difficulty + rng.normal(0, 0.01, 264), 0, 1)
+    assert exercises.check_paired_interval(paired, level, theirs)
+
+
 def test_every_chapter_has_three_checked_exercises_and_strips(tmp_path):
     import yaml
 

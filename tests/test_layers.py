@@ -18,7 +18,7 @@ LEVELS = {
     "selfieseg.errors": 0, "selfieseg.quiet": 0, "selfieseg.effects": 0, "selfieseg.viz": 0,
     "selfieseg.losses": 0, "selfieseg.models.profile": 0, "selfieseg.data.stats": 0,
     # 1: reading and writing files, scoring masks
-    "selfieseg.io": 1, "selfieseg.metrics": 1,
+    "selfieseg.io": 1, "selfieseg.metrics": 1, "selfieseg.distribute": 1,
     # 2: datasets and the training input; scoring a segmenter on a dataset
     "selfieseg.data": 2, "selfieseg.data.augment": 2, "selfieseg.data.clips": 2, "selfieseg.data.hub": 2,
     "selfieseg.data.pipeline": 2, "selfieseg.data.readers": 2, "selfieseg.data.training": 2,
@@ -30,8 +30,8 @@ LEVELS = {
     "selfieseg.inference": 4, "selfieseg.quantize": 4, "selfieseg.callbacks": 4, "selfieseg.exercises": 4,
     # 5: writing deployable files; a run's settings
     "selfieseg.export": 5, "selfieseg.settings": 5,
-    # 6: timing those files; video; the demo
-    "selfieseg.profile": 6, "selfieseg.video": 6, "selfieseg.demo": 6,
+    # 6: timing those files; video; the demo; the browser demo's build
+    "selfieseg.profile": 6, "selfieseg.video": 6, "selfieseg.demo": 6, "selfieseg.webdemo": 6,
     # 7: photos and folders; training
     "selfieseg.photos": 7, "selfieseg.batch": 7, "selfieseg.train": 7,
     # 8: shipping a run; a cluster

@@ -95,6 +95,70 @@ def test_paired_difference_counts_wins_and_brackets_the_mean_with_the_bootstrap(
         metrics.paired_difference(theirs, theirs[:10])
 
 
+def test_the_mean_over_sets_weighs_each_set_alike_and_resamples_each_on_its_own():
+    rng = np.random.default_rng(2)
+    big, small = rng.uniform(0.9, 1.0, 264), rng.uniform(0.3, 0.7, 83)
+    gain_big, gain_small = rng.normal(0.01, 0.02, 264), rng.normal(-0.05, 0.1, 83)
+    across = metrics.paired_difference_across([big + gain_big, small + gain_small], [big, small])
+    # the two sets' mean differences averaged, not the 347 images pooled
+    assert across["mean"] == pytest.approx((gain_big.mean() + gain_small.mean()) / 2)
+    assert across["mean"] != pytest.approx(np.concatenate([gain_big, gain_small]).mean())
+    assert across["low"] < across["mean"] < across["high"]
+    assert across["better"] + across["worse"] == 264 + 83
+    # what benchmarks/accuracy.py computed inline before it called this: one seeded stream, the sets in order
+    stream = np.random.default_rng(0)
+    draws = np.mean([d[stream.integers(0, len(d), (10_000, len(d)))].mean(axis=1) for d in (gain_big, gain_small)], axis=0)
+    assert across["low"] == pytest.approx(np.percentile(draws, 2.5), abs=1e-12)
+    assert across["high"] == pytest.approx(np.percentile(draws, 97.5), abs=1e-12)
+    # one set: exactly paired_difference
+    assert metrics.paired_difference_across([big + gain_big], [big]) == metrics.paired_difference(big + gain_big, big)
+    with pytest.raises(ValueError, match="same number of sets"):
+        metrics.paired_difference_across([big], [big, small])
+    with pytest.raises(ValueError, match="equal-length"):
+        metrics.paired_difference_across([big, small], [big, small[:10]])
+
+
+def test_bootstrap_means_spread_like_the_standard_error():
+    values = np.random.default_rng(3).normal(0.5, 0.1, 400)
+    means = metrics.bootstrap_means(values, resamples=20_000)
+    assert means.shape == (20_000,) and means.mean() == pytest.approx(values.mean(), abs=1e-3)
+    assert means.std() == pytest.approx(values.std() / np.sqrt(400), rel=0.05)
+    assert np.array_equal(metrics.bootstrap_means(values, resamples=100), metrics.bootstrap_means(values, resamples=100))
+
+
+def test_boundary_f_score_sees_the_outline_that_iou_forgives():
+    # a 200x200 "head" whose prediction loses a fringe of fine strands: IoU stays high, the boundary score drops
+    yy, xx = np.mgrid[:200, :200]
+    truth = ((yy - 110) ** 2 + (xx - 100) ** 2 < 70 ** 2).astype(np.uint8)
+    strands = truth.copy()
+    for column in range(40, 160, 6):
+        strands[10:60, column] = 1  # one-pixel strands of hair above the head
+    prediction = truth.astype(np.float32) * 0.9
+    assert metrics.iou(strands, prediction) > 0.95
+    assert metrics.boundary_f_score(strands, prediction) < 0.75
+    assert metrics.boundary_f_score(strands, strands) == 1.0
+    # a tolerance of a few pixels forgives a one-pixel shift; zero tolerance matches only where the outline runs
+    # along the shift (the circle's sides), about half of it
+    shifted = np.roll(truth, 1, axis=0)
+    assert metrics.boundary_f_score(truth, shifted, tolerance=0) < 0.6
+    assert metrics.boundary_f_score(truth, shifted, tolerance=2) > 0.99
+    empty = np.zeros_like(truth)
+    assert metrics.boundary_f_score(empty, empty) == 1.0 and metrics.boundary_f_score(truth, empty) == 0.0
+
+
+def test_the_accumulator_keeps_boundary_scores_only_when_asked():
+    truth = np.zeros((40, 40), np.uint8)
+    truth[10:30, 10:30] = 1
+    plain = metrics.IoUAccumulator()
+    plain.add(truth, truth)
+    assert plain.boundary_f == [] and np.isnan(plain.mean_boundary_f)
+    both = metrics.IoUAccumulator(boundary_tolerance=2)
+    both.add(truth, truth)
+    both.add(truth, np.roll(truth, 6, axis=1))
+    assert both.boundary_f[0] == 1.0 and both.boundary_f[1] == metrics.boundary_f_score(truth, np.roll(truth, 6, axis=1))
+    assert both.mean_boundary_f == pytest.approx(np.mean(both.boundary_f))
+
+
 def test_boundary_f_score_and_keras_metric():
     truth = np.zeros((40, 40), np.uint8)
     truth[10:30, 10:30] = 1

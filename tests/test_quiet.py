@@ -51,3 +51,17 @@ def test_verbose_skips_the_filter(monkeypatch):
         assert cli.main(argv) == 0 and calls == [True]
     calls.clear()
     assert cli.main(["datasets", "--root", "/nonexistent"]) == 0 and calls == []  # no TensorFlow needed there
+
+
+def test_litert_is_quiet_only_after_the_opt_in(anchors_root):
+    """LiteRT announces XNNPACK from C++ at a process's first interpreter; the opt-in filters it, import alone does not."""
+    model = anchors_root / "mediapipe_selfie_segmentation.tflite"
+    code = ("import sys; from selfieseg.inference import make_interpreter\n"
+            "if sys.argv[1] == 'quiet':\n"
+            "    from selfieseg.quiet import load_tensorflow_quietly; load_tensorflow_quietly()\n"
+            f"make_interpreter({str(model)!r}); print('made')\n")
+    runs = {mode: subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, env=_environment(),
+                                 timeout=300, check=True) for mode in ("plain", "quiet")}
+    assert runs["plain"].stdout.strip() == runs["quiet"].stdout.strip() == "made"
+    assert "XNNPACK delegate" in runs["plain"].stderr  # importing selfieseg changed nothing
+    assert runs["quiet"].stderr.strip() == "", runs["quiet"].stderr

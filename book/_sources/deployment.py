@@ -49,6 +49,9 @@ for args in (["-o", str(folder / "model.tflite")], ["--quantize", "int8", "--sam
 
 Nothing below imports selfieseg: this is all an app needs. The photo is resized to the
 model's input, scaled to [0, 1], run, and the probability is resized back to the photo.
+The first interpreter of a process makes LiteRT write one line to standard error,
+`INFO: Created TensorFlow Lite XNNPACK delegate for CPU.` (its fast CPU kernels); an app
+sees it in its console, and this page leaves it out (the cell's `remove-stderr` tag).
 """),
     code("""
 import numpy as np
@@ -71,7 +74,7 @@ interpreter.set_tensor(source["index"], x[None])
 interpreter.invoke()
 probability = interpreter.get_tensor(target["index"])[0, ..., 0]
 lite_mask = cv2.resize(probability, photo.shape[1::-1], interpolation=cv2.INTER_LINEAR) > 0.5
-"""),
+""", tags=("remove-stderr",)),
     md("## Run the `.onnx` with ONNX Runtime"),
     code("""
 import onnxruntime

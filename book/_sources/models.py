@@ -30,13 +30,15 @@ def show(value, fmt):
     return "-" if value is None else format(value, fmt)
 
 
-print(f"{'model':12s} {'input':>10s} {'params':>10s} {'MMACs':>8s} {'Keras ms':>9s} {'TFLite KB':>10s} {'TFLite ms':>10s}")
-for r in rows:
-    print(f"{r['model']:12s} {r['input']:>10s} {show(r['params'], ',d'):>10s} {show(r['MMACs'], '.0f'):>8s} "
-          f"{show(r['keras_ms'], '.1f'):>9s} {show(r['tflite_kb'], '.0f'):>10s} {show(r['tflite_ms'], '.1f'):>10s}")
 if len(rows) == 2:
-    print(f"\\nTFLite latency ratio to MediaPipe: {rows[0]['tflite_ms'] / rows[1]['tflite_ms']:.2f}")
+    print(f"TFLite latency ratio to MediaPipe: {rows[0]['tflite_ms'] / rows[1]['tflite_ms']:.2f}")
+viz.Table(["model", "input", "params", "MMACs", "Keras ms", "TFLite KB", "TFLite ms"],
+          [[r["model"], r["input"], show(r["params"], ",d"), show(r["MMACs"], ".0f"), show(r["keras_ms"], ".1f"),
+            show(r["tflite_kb"], ".0f"), show(r["tflite_ms"], ".1f")] for r in rows],
+          caption=COST_CAPTION)
 '''
+
+COST_CAPTION = "Cost on this CPU, beside MediaPipe"
 
 CHECK_FULL = '''
 import numpy as np
@@ -103,11 +105,11 @@ def chapter(name, title, intro, design, diagram, block, summary, exercises):
     cells += [md("## The model in one call"), code(CHECK_FULL.format(name=name))]
     cells += [md("## Design\n\n" + design.strip()), code(diagram)]
     cells += block
-    cells += [md(COST), code(COST_CODE)]
+    cells += [md(COST), code(COST_CODE.replace("COST_CAPTION", f'"{COST_CAPTION}"'))]
     cells += [md(SHIPPED), code(SHIPPED_CODE.format(name=name))]
     cells += [md(SUMMARY_HEAD + summary.strip()), md(EXERCISES_HEAD)]
     cells += exercises
-    write(cells, f"book/models_{name}.ipynb")
+    write(cells, f"book/models_{name}.ipynb", tables=[COST_CAPTION])
 
 
 # ----------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 A notebook is a list of cells: ``md(text)``, ``code(text, tags)``. ``solution(text)``
 marks a cell as an exercise solution: hidden in the book (``hide-cell``) and removed
-by ``selfieseg exercises`` for the students' copy.
+by ``selfieseg exercises`` for the students' copy. ``write(cells, path, tables=...)``
+records the captions of the results tables (``selfieseg.viz.Table``) the chapter shows;
+``tests/book/test_pages.py`` checks that each is on the built page.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ try:
     import selfieseg
 except ImportError:
     %pip install -q "selfieseg[export] @ git+https://github.com/selfieseg/selfieseg"
-    import selfieseg'''
+    import selfieseg
+
+# TensorFlow's C++ runtime logs start-up notices (absl, oneDNN) as it loads, into the cell's output:
+# load it now without them. Real errors still show; importing selfieseg alone changes nothing.
+from selfieseg.quiet import load_tensorflow_quietly
+
+load_tensorflow_quietly()'''
 
 PARAMETERS = '''# Parameters: papermill may override them. FAST is the CI mode (SELFIESEG_FAST=1):
 # every code path runs, on fewer images and fewer timing repeats.
@@ -50,7 +58,8 @@ def preamble(title: str, colab_path: str, intro: str):
     return [md(f"# {title}\n\n{badge}\n\n{intro.strip()}"), code(SETUP), code(PARAMETERS, tags=("parameters",))]
 
 
-def write(cells, path):
+def write(cells, path, tables=()):
+    """Write the notebook; ``tables``: the captions of the results tables its cells show."""
     notebook = nbformat.v4.new_notebook()
     notebook.cells = cells
     for index, cell in enumerate(cells):
@@ -59,6 +68,8 @@ def write(cells, path):
         cell["id"] = hashlib.sha1(f"{index}:{cell['source']}".encode()).hexdigest()[:8]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["language_info"] = {"name": "python"}
+    if tables:
+        notebook.metadata["selfieseg"] = {"tables": list(tables)}
     nbformat.validate(notebook)
     path = Path(__file__).resolve().parents[2] / path
     path.write_text(nbformat.writes(notebook))

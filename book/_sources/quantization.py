@@ -27,7 +27,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 import keras
 
-from selfieseg import exercises
+from selfieseg import exercises, viz
 from selfieseg.models import fastest_shipped_model
 from selfieseg.models import load
 
@@ -113,9 +113,9 @@ for mode, options in [("none", {}), ("fp16", {}), ("dynamic", {}), ("int8", {}),
 latencies = tflite_latencies([path for _, _, path, _ in rows], runs=10 if FAST else 100)
 rows = [(label, kb, seconds * 1e3, score) for (label, kb, _, score), seconds in zip(rows, latencies)]
 print(f"Keras float IoU on {len(test)} test portraits: {float_iou:.4f}")
-print(f"{'mode':16s} {'KB':>7s} {'ms':>7s} {'IoU':>7s} {'drop':>7s}")
-for label, kb, ms, score in rows:
-    print(f"{label:16s} {kb:7.0f} {ms:7.2f} {score:7.4f} {float_iou - score:+7.4f}")
+viz.Table(["mode", "KB", "ms", "IoU", "drop from Keras float"],
+          [[label, f"{kb:.0f}", f"{ms:.2f}", score, f"{float_iou - score:+.4f}"] for label, kb, ms, score in rows],
+          caption="Every quantization mode: size, latency and PFCN test IoU")
 """),
     md("""
 ## Quantization-aware training
@@ -214,4 +214,4 @@ exercises.check_close(answer_3, sizes_kb["none"] / sizes_kb["int8 per tensor"], 
     md("**4.** Open question. Calibrate int8 with 4 images instead of 64, then with 64 images of one kind only (e.g. dark ones). How much IoU do you lose? What does that tell you about the representative dataset an app maker should use?"),
 ]
 
-write(cells, "book/quantization.ipynb")
+write(cells, "book/quantization.ipynb", tables=["Every quantization mode: size, latency and PFCN test IoU"])

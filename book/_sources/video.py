@@ -24,7 +24,7 @@ Each effect is a plain function of an RGB image and a person probability
 import numpy as np
 import matplotlib.pyplot as plt
 
-from selfieseg import effects, exercises
+from selfieseg import effects, exercises, viz
 from selfieseg.data import open_dataset
 from selfieseg.models import fastest_shipped_model
 from selfieseg.inference import Segmenter
@@ -124,9 +124,9 @@ for label, segmenter in pipelines.items():
 ax.set(xlabel="frame", ylabel="% pixels flipped", title="flicker on the still clip")
 ax.legend()
 plt.show()
-print(f"{'pipeline':24s} {'flicker still %':>16s} {'flicker sway %':>15s} {'IoU sway':>9s}")
-for label, a, b, c in rows:
-    print(f"{label:24s} {a:16.3f} {b:15.3f} {c:9.4f}")
+viz.Table(["pipeline", "flicker still %", "flicker sway %", "IoU sway"],
+          [[label, f"{a:.3f}", f"{b:.3f}", c] for label, a, b, c in rows],
+          caption="Flicker and IoU of each pipeline, beside MediaPipe")
 """),
     md("""
 `benchmarks/video.py` runs the same comparison over several portraits and both kinds of
@@ -253,4 +253,4 @@ exercises.check_ratio(float(difference), 0, 1, "largest difference from the libr
     md("**4.** Write a *sepia* background effect (person in colour, background in sepia) from `effects.composite`, and show it. Open question: what makes an effect look natural at the hair line?"),
 ]
 
-write(cells, "book/video.ipynb")
+write(cells, "book/video.ipynb", tables=["Flicker and IoU of each pipeline, beside MediaPipe"])
