@@ -30,9 +30,6 @@ from _common import chosen_models, mediapipe_files, parser, pfcn_test, pyplot, r
 BEST_TARGET, EACH_TARGET, SINET_TARGET, SINET_PARAMS = 0.970, 0.950, 0.955, 100_000
 #: the cross-dataset targets: every architecture within this much of MediaPipe (general)
 WITHIN = {"PFCN test": 0.01, "CCP test": 0.01, "VOC person test": 0.05}
-#: the columns: (label, dataset, options)
-DATASETS = (("PFCN test", "pfcn", {"split": "test"}), ("VOC person test", "voc_person", {"split": "test"}),
-            ("CCP test", "ccp", {"split": "test"}), ("DAVIS parkour", "davis", {}))
 MARKERS = ("o", "s", "^", "D", "P")
 
 
@@ -63,7 +60,9 @@ def main(argv=None) -> int:
     names, stem = chosen_models(args.models, "accuracy")
     files = mediapipe_files(args.anchors)
     readers = {}
-    for column, dataset, opts in DATASETS:
+    from selfieseg.evaluation import BENCHMARK_SETS  # the columns: (label, dataset, options), the cards' too
+
+    for column, dataset, opts in BENCHMARK_SETS:
         reader = pfcn_test(args.limit) if dataset == "pfcn" else open_dataset(dataset, **opts)
         if args.limit and dataset != "pfcn":
             reader = reader.subset(range(min(args.limit, len(reader))))

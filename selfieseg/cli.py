@@ -127,6 +127,26 @@ def _cmd_ship(args) -> int:
     return 0
 
 
+def _cmd_interpolate(args) -> int:
+    from selfieseg.errors import ModelError
+    from selfieseg.weight_interpolation import interpolate_run
+
+    try:
+        alphas = [float(value) for value in args.alphas.split(",") if value.strip()]
+    except ValueError:
+        raise ModelError(f"--alphas {args.alphas!r}: give comma-separated numbers in [0, 1], e.g. 0,0.5,1.") from None
+    record = interpolate_run(args.run, args.out, alphas=alphas, start=args.start, keep=args.keep,
+                             save_points=args.save_points)
+    names = [key for key in record["table"][0] if key != "alpha"]
+    print("validation IoU per dataset (" + record["criterion"] + f", {record['validation_images']} images)")
+    print("alpha  " + "  ".join(f"{name:>10s}" for name in names))
+    for row in record["table"]:
+        mark = "  <- chosen" if row["alpha"] == record["alpha"] else ""
+        print(f"{row['alpha']:5.3f}  " + "  ".join(f"{row[name]:10.4f}" for name in names) + mark)
+    print(f"wrote {args.out}/best.weights.h5 (alpha {record['alpha']:g}); ship it with: selfieseg ship --run {args.out}")
+    return 0
+
+
 def _cmd_export(args) -> int:
     from selfieseg.export import export
 
@@ -277,6 +297,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", choices=["best", "average"], default="best",
                    help="the run's best checkpoint (default) or, after --average-from, its weight average")
     p.set_defaults(func=_cmd_ship)
+
+    p = sub.add_parser("interpolate", help="choose, on validation, a point between a fine-tuned run and its start; "
+                                           "writes it as a run folder for ship")
+    p.add_argument("--run", required=True, help="a training run folder that started from --init weights")
+    p.add_argument("--out", required=True, help="the new run folder (never the run itself)")
+    p.add_argument("--start", help="the weights at alpha 0 (default: the run's --init weights)")
+    p.add_argument("--alphas", default=",".join(f"{a:g}" for a in (0.0, 0.25, 0.5, 0.625, 0.75, 0.875, 1.0)),
+                   help="the points tried, comma-separated, in [0, 1] (0: the start, 1: the run's best)")
+    p.add_argument("--keep", type=float,
+                   help="only points where no dataset's validation IoU falls more than this below the start's")
+    p.add_argument("--save-points", action="store_true",
+                   help="also keep every point's weights (for benchmarks/interpolation.py)")
+    p.set_defaults(func=_cmd_interpolate)
 
     for action, text in (("segment", "person mask and transparent cut-out of a photo or a folder"),
                          ("blur", "blur the background of a photo or a folder"),

@@ -95,14 +95,17 @@ def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None, weig
         "training": _training_summary(state, weights),
     }
     anchors = _anchors_dir()
+    mediapipe_segmenter = None
     if anchors:
         mediapipe_path = anchors / "mediapipe_selfie_segmentation.tflite"
-        mediapipe = evaluate_split(TFLiteSegmenter(mediapipe_path), test)
+        mediapipe_segmenter = TFLiteSegmenter(mediapipe_path)
+        mediapipe = evaluate_split(mediapipe_segmenter, test)
         card["mediapipe"] = {
             "pfcn_test_iou": round(mediapipe.mean_iou, 4),
             "tflite_kb": round(mediapipe_path.stat().st_size / 1024, 1),
         }
         timed["mediapipe"] = mediapipe_path
+    card["held_out"] = held_out_scores(Segmenter(model), mediapipe_segmenter, root, pfcn=(ours, mediapipe if anchors else None))
     # in interleaved rounds, so the machine's drift over the minutes of evaluation above
     # cannot bias this model's latency against MediaPipe's
     for key, seconds in zip(timed, tflite_latencies(list(timed.values()), runs=runs * 2)):
@@ -131,12 +134,51 @@ def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None, weig
     return card
 
 
+def held_out_scores(segmenter, mediapipe=None, root=None, pfcn=None) -> dict:
+    """The benchmark's columns for a card: each held-out set's IoU, MediaPipe's beside it.
+
+    ``{label: {"iou", "images", "mediapipe"}, ..., "mean": {...}}`` over
+    :data:`selfieseg.evaluation.BENCHMARK_SETS`, the same sets and loop as
+    ``benchmarks/accuracy.py``. ``pfcn``: PFCN test's scores already measured (ours,
+    MediaPipe's), not measured twice. A set missing from the data root is left out and
+    named under ``"missing"``, so a card can still be made where only PFCN is at hand;
+    the mean is then over the sets measured, and says how many.
+    """
+    from selfieseg.data import open_dataset
+    from selfieseg.errors import DatasetError
+    from selfieseg.evaluation import BENCHMARK_SETS, evaluate_split
+
+    columns, missing = {}, []
+    for label, dataset, options in BENCHMARK_SETS:
+        if dataset == "pfcn" and pfcn is not None:
+            ours, theirs = pfcn
+        else:
+            try:
+                reader = open_dataset(dataset, root, **options)
+            except DatasetError:
+                missing.append(label)
+                continue
+            ours = evaluate_split(segmenter, reader)
+            theirs = evaluate_split(mediapipe, reader) if mediapipe is not None else None
+        columns[label] = {"iou": round(ours.mean_iou, 4), "images": len(ours.per_image),
+                          "mediapipe": None if theirs is None else round(theirs.mean_iou, 4)}
+    if columns:
+        values = [column["iou"] for column in columns.values()]
+        theirs = [column["mediapipe"] for column in columns.values()]
+        columns["mean"] = {"iou": round(sum(values) / len(values), 4), "images": len(values),
+                           "mediapipe": None if None in theirs else round(sum(theirs) / len(theirs), 4)}
+    if missing:
+        columns["missing"] = missing
+    return columns
+
+
 def _training_summary(state: dict, shipped: str = "best") -> dict:
     """The card's account of one training run, from its ``state.json``; ``shipped``: which
     weights of the run the card is for (``"best"`` checkpoint or ``"average"``)."""
     settings = state["settings"]
     return {
         "data": settings["data"],
+        "data_weights": settings.get("data_weights"),
         "input_size": settings.get("input_size"),
         "epochs": state["epoch"],
         "planned_epochs": settings["epochs"],
@@ -159,7 +201,18 @@ def _training_summary(state: dict, shipped: str = "best") -> dict:
         "average_validation_iou": None if state.get("average_score") is None else round(state["average_score"], 4),
         # runs from before the machine was recorded all trained on this project's CPUs
         "machine": settings.get("machine") or f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU",
+        # `selfieseg interpolate`: the weights are a point between this run's best and its start
+        "interpolation": _interpolation_summary(state.get("interpolation")),
     }
+
+
+def _interpolation_summary(record) -> dict | None:
+    if not record:
+        return None
+    chosen = next((row for row in record["table"] if row["alpha"] == record["alpha"]), {})
+    return {"alpha": record["alpha"], "start": record["start"], "criterion": record["criterion"],
+            "keep": record.get("keep"), "validation_images": record.get("validation_images"),
+            "validation": record["table"], "chosen_validation": chosen}
 
 
 def _read_log(path: Path) -> list[dict]:
@@ -264,6 +317,13 @@ def _augment_words(training: dict) -> str:
     return f"{words}, {share:.0%} of backgrounds replaced" if share else words
 
 
+def _interpolation_words(record: dict) -> str:
+    alpha = record["alpha"]
+    return (f"* Weights: {alpha:g} of this run's best and {1 - alpha:g} of its start ({record['start']}), "
+            f"interpolated weight by weight; the point was chosen on validation ({record['criterion']}), "
+            "never on a test split (table below).")
+
+
 def _markdown(card: dict, epochs_log) -> str:
     t = card["training"]
     mp = card.get("mediapipe")
@@ -289,6 +349,16 @@ def _markdown(card: dict, epochs_log) -> str:
     for label, value, key, fmt in rows:
         theirs = format(mp[key], fmt) if (mp and key) else "-"
         lines.append(f"| {label} | {value} | {theirs} |")
+    held_out = card.get("held_out") or {}
+    for label, column in held_out.items():
+        if label in ("missing", "PFCN test"):
+            continue
+        what = (f"mean IoU over the {column['images']} sets above" if label == "mean"
+                else f"{label} IoU (per-image mean, {column['images']} images)")
+        theirs = "-" if column["mediapipe"] is None else f"{column['mediapipe']:.4f}"
+        lines.append(f"| {what} | {column['iou']:.4f} | {theirs} |")
+    if held_out.get("missing"):
+        lines += ["", f"Not measured (not in the data root): {', '.join(held_out['missing'])}."]
     lines += [
         "",
         f"* Input: {card['input_size']}x{card['input_size']} RGB in [0, 1]; output: person probability."
@@ -296,7 +366,10 @@ def _markdown(card: dict, epochs_log) -> str:
            if t.get("input_size") and t["input_size"] != card["input_size"] else ""),
         f"* {card['trainable_params']:,} trainable parameters, {card['mmacs']} M multiply-adds per frame.",
         f"* Dataset IoU (pooled): {card['pfcn_test_dataset_iou']:.4f}.",
-        f"* Training data: {', '.join(t['data'])} (PFCN: its train list only; the test list is never trained on).",
+        f"* Training data: {', '.join(t['data'])}"
+        + (f", sampled by weight ({', '.join(f'{k} {v:g}' for k, v in t['data_weights'].items())})"
+           if t.get("data_weights") else "")
+        + " (the test lists are never trained on: PFCN's official one, VOC person's and CCP's committed ones).",
         (f"* Epochs: {t['epochs']} in a {t['minutes']:.1f}-minute budget, batch {t['batch_size']}, AdamW, "
          f"{_schedule_words(t, 'cosine schedule over the budget')}." if t.get("minutes") else
          f"* Epochs: {t['epochs']} of {t['planned_epochs']} planned, batch {t['batch_size']}, AdamW, "
@@ -308,6 +381,7 @@ def _markdown(card: dict, epochs_log) -> str:
           if t.get("average_from") is not None and t.get("average_rate") else []),
         *([f"* Distilled from {t['teacher']} (teacher's share of each training target: {t.get('distill')})."]
           if t.get("teacher") else []),
+        *([_interpolation_words(t["interpolation"])] if t.get("interpolation") else []),
         f"* Wall time: {t['wall_minutes']} min on {t['machine']}.",
         *([f"* Latencies: median of {card['latency_runs']} invokes per file, every file above (MediaPipe's too) "
            "timed in the same interleaved rounds, so the machine's drift cannot favour one of them."]
@@ -315,6 +389,17 @@ def _markdown(card: dict, epochs_log) -> str:
         f"* Best validation IoU (10% of the training data, seeded): {t['best_validation_iou']:.4f}.",
         "",
     ]
+    if t.get("interpolation"):
+        table = t["interpolation"]["validation"]
+        names = [key for key in table[0] if key != "alpha"]
+        lines += ["## Interpolation, chosen on validation", "",
+                  f"Per-image IoU on the run's {t['interpolation'].get('validation_images')} validation images, per dataset, "
+                  "at each point tried (alpha 0: the start weights; 1: the run's best):", "",
+                  "| alpha | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        for row in table:
+            mark = " (shipped)" if row["alpha"] == t["interpolation"]["alpha"] else ""
+            lines.append(f"| {row['alpha']:g}{mark} | " + " | ".join(f"{row[name]:.4f}" for name in names) + " |")
+        lines.append("")
     stages = t.get("earlier_stages", [])
     if stages:
         lines += [

@@ -118,3 +118,54 @@ def test_benchmarks_refuse_unknown_models_and_missing_anchors(tmp_path, data_roo
     done = run_script("deploy.py", "--models", "sinet", "--limit", 1, "--out", tmp_path, anchors=tmp_path / "nowhere")
     assert done.returncode != 0 and "MediaPipe's models are not found" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_interpolation_benchmark_scores_every_saved_point_beside_mediapipe(tmp_path, tiny_run, data_root, anchors_root,
+                                                                          training_cache):
+    """benchmarks/interpolation.py on a real tiny second stage interpolated at three points."""
+    from selfieseg.evaluation import benchmark_readers, evaluate_split
+    from selfieseg.inference import Segmenter
+    from selfieseg.models import load
+    from selfieseg.train import train
+    from selfieseg.weight_interpolation import interpolate_run
+
+    first, kwargs, _ = tiny_run
+    second = tmp_path / "second"
+    train(epochs=1, out=second, init_weights=first / "best.weights.h5", **{**kwargs, "steps_per_epoch": 1})
+    points = tmp_path / "points"
+    interpolate_run(second, points, alphas=(0, 0.5, 1), save_points=True, root=data_root, cache_dir=training_cache,
+                    progress=False)
+    done = run_script("interpolation.py", "--points", points, "--limit", 2, "--out", tmp_path / "out",
+                      anchors=anchors_root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = (tmp_path / "out" / "interpolation_sinet_tiny_limit2.md").read_text()
+    assert (tmp_path / "out" / "interpolation_sinet_tiny_limit2.png").stat().st_size > 10_000
+    assert "PFCN test 2, VOC person test 2, CCP test 2, DAVIS parkour 2 images" in text
+    held_out, validation = text.split("The validation table")
+    rows = {row[0]: row for row in table_rows(held_out) if not row[0].startswith("alpha")}
+    assert {"MediaPipe", "0.000", "0.500", "1.000"} <= {key.split(" ")[0] for key in rows}
+    # a row is that point's own score: alpha 1 is the run's best, scored here again
+    readers = benchmark_readers(data_root, limit=2)
+    end = Segmenter(load("sinet_tiny", weights=second / "best.weights.h5", input_size=32))
+    [alpha_one] = [row for key, row in rows.items() if key.startswith("1.000")]
+    for index, reader in enumerate(readers.values(), start=1):
+        assert abs(float(alpha_one[index]) - evaluate_split(end, reader, progress=False).mean_iou) < 1e-4
+    assert float(rows["MediaPipe"][1]) > 0.8  # MediaPipe on two PFCN test portraits, measured in this run
+    # the validation table the choice was made on follows, one row per point, per training set
+    assert [row[0] for row in table_rows(validation)] == ["alpha", "0.000", "0.500", "1.000"]
+    missing = run_script("interpolation.py", "--points", tmp_path, anchors=anchors_root)
+    assert missing.returncode != 0 and "--save-points" in missing.stderr
+
+
+def test_qat_benchmark_separates_the_finetune_from_the_rounding(tmp_path, data_root, anchors_root):
+    done = run_script("qat.py", "--models", "sinet", "--limit", 2, "--steps", 1, "--out", tmp_path, anchors=anchors_root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = (tmp_path / "qat_sinet_limit2.md").read_text()
+    assert f"sinet `{sinet_digest()}`" in text and "PFCN test (2 images)" in text
+    rows = [row for row in table_rows(text) if row[0] == "sinet"]
+    assert [row[1] for row in rows] == ["post-training int8", "QAT", "QAT", "QAT (default)", "QAT"]
+    assert [(row[2], row[3]) for row in rows[1:]] == [("0.0001", "full"), ("0.0001", "mild"), ("1e-05", "mild"),
+                                                      ("0", "mild")]
+    # rate 0 moves no weight: the same int8 file as post-training, so the same score
+    assert rows[-1][5] == rows[0][5] and rows[-1][6] == "+0.0000"
+    assert rows[-1][4] == rows[0][4]  # and the float weights are the shipped ones

@@ -33,7 +33,7 @@ LEVELS = {
     # 6: timing those files; video; the demo; the browser demo's build
     "selfieseg.profile": 6, "selfieseg.video": 6, "selfieseg.demo": 6, "selfieseg.webdemo": 6,
     # 7: photos and folders; training
-    "selfieseg.photos": 7, "selfieseg.batch": 7, "selfieseg.train": 7,
+    "selfieseg.photos": 7, "selfieseg.batch": 7, "selfieseg.train": 7, "selfieseg.weight_interpolation": 7,
     # 8: shipping a run; a cluster
     "selfieseg.release": 8, "selfieseg.scale": 8,
     # 9: the command line

@@ -22,6 +22,15 @@ def test_ship_writes_weights_and_a_card_measured_beside_mediapipe(tmp_path, data
     assert card["pfcn_test_images"] == 264 and 0 <= card["pfcn_test_iou"] <= 1
     assert card["input_size"] == 64 and card["training"]["input_size"] == 32  # served larger than trained
     assert card["mediapipe"]["pfcn_test_iou"] > 0.9  # measured in this call, on the same images
+    # the benchmark's held-out columns, MediaPipe beside each, measured in the same call
+    held = card["held_out"]
+    assert list(held) == ["PFCN test", "VOC person test", "CCP test", "DAVIS parkour", "mean"]
+    assert [held[k]["images"] for k in list(held)[:4]] == [264, 83, 137, 100]
+    assert held["PFCN test"] == {"iou": card["pfcn_test_iou"], "images": 264,
+                                 "mediapipe": card["mediapipe"]["pfcn_test_iou"]}
+    assert held["VOC person test"]["mediapipe"] > 0.4 and held["CCP test"]["mediapipe"] > 0.85
+    assert abs(held["mean"]["iou"] - sum(held[k]["iou"] for k in list(held)[:4]) / 4) < 1e-4
+    assert card["training"]["interpolation"] is None  # a plain run, not a point between two
     for key in ("int8", "int8_per_tensor"):  # both quantizations, each evaluated and timed
         assert 0 <= card[key]["pfcn_test_iou"] <= 1 and card[key]["tflite_ms"] > 0, key
     assert card["tflite_ms"] > 0 and card["mediapipe"]["tflite_ms"] > 0 and card["latency_runs"] == 6
@@ -38,6 +47,7 @@ def test_ship_writes_weights_and_a_card_measured_beside_mediapipe(tmp_path, data
         "sinet_tiny.json", "sinet_tiny.md", "sinet_tiny.weights.h5"]
     text = (tmp_path / "weights" / "sinet_tiny.md").read_text()
     assert "| PFCN test IoU" in text and "## Training log" in text
+    assert "| VOC person test IoU (per-image mean, 83 images) |" in text and "| mean IoU over the 4 sets above |" in text
     assert "Trained at 32x32; served at 64" in text
     assert "median of 6 invokes per file" in text and "interleaved rounds" in text
     assert "int8 TFLite (per channel): PFCN test IoU" in text and "int8 TFLite (per tensor): size" in text

@@ -55,7 +55,7 @@ from IPython.display import Image, display
 
 from selfieseg import exercises, viz
 from selfieseg.data import open_dataset
-from selfieseg.evaluation import evaluate_split
+from selfieseg.evaluation import BENCHMARK_SETS, evaluate_split
 from selfieseg.inference import Segmenter, TFLiteSegmenter
 from selfieseg.metrics import bootstrap_means, paired_difference
 from selfieseg.models import best_shipped_model, shipped_models
@@ -66,13 +66,12 @@ if not mediapipe_file.exists():
     raise FileNotFoundError(f"{mediapipe_file} not found: set SELFIESEG_ANCHORS to the folder that holds "
                             "MediaPipe's mediapipe_selfie_segmentation.tflite")
 
-# (title, dataset, options, fast-mode step): the fast mode takes every step-th image
-SETS = [("PFCN test", "pfcn", {"split": "test"}, 11), ("VOC person test", "voc_person", {"split": "test"}, 10),
-        ("CCP test", "ccp", {"split": "test"}, 17), ("DAVIS parkour", "davis", {}, 12)]
+# the benchmark's four held-out sets (the model cards' columns too); the fast mode takes every step-th image
+FAST_STEP = {"PFCN test": 11, "VOC person test": 10, "CCP test": 17, "DAVIS parkour": 12}
 readers = {}
-for title, name, options, step in SETS:
+for title, name, options in BENCHMARK_SETS:
     reader = open_dataset(name, **options)
-    readers[title] = reader.subset(slice(None, None, step)) if FAST else reader
+    readers[title] = reader.subset(slice(None, None, FAST_STEP[title])) if FAST else reader
 print(", ".join(f"{title}: {len(reader)} images" for title, reader in readers.items()))
 
 best = best_shipped_model()  # the highest PFCN-test IoU in its model card

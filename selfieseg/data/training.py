@@ -12,7 +12,7 @@ from pathlib import Path
 
 from selfieseg.data import open_dataset
 from selfieseg.data.augment import augmenter
-from selfieseg.data.pipeline import SegmentationSequence, build_cache, distill_weight, split_indices
+from selfieseg.data.pipeline import ArrayCache, SegmentationSequence, build_cache, distill_weight, split_indices
 from selfieseg.data.splits import held_out_splits, refuse_held_out
 from selfieseg.io import cache_root
 
@@ -25,6 +25,33 @@ def training_readers(names, root=None):
     before anything is read.
     """
     return [open_dataset(name, root, **options) for name, options in held_out_splits(names)]
+
+
+def training_cache(data, size: int, root=None, cache_dir=None) -> ArrayCache:
+    """The decoded cache a run on ``data`` at ``size`` trains from (built on first use).
+
+    It is slightly larger than ``size`` (so augmentation can crop) and shared by every run
+    on the same datasets; an existing cache (built here, or unpacked from ``pack_cache``)
+    needs no raw datasets. Test splits are refused before anything is read.
+    """
+    refuse_held_out(data)
+    cache_size = max(256, int(math.ceil(size * 1.15 / 32) * 32))
+    caches = Path(cache_dir) if cache_dir else cache_root()
+    cache_path = caches / f"{'+'.join(sorted(data))}_{cache_size}"
+    readers = None if cache_path.exists() else training_readers(data, root)
+    return build_cache(readers, cache_path, size=(cache_size, cache_size))
+
+
+def validation_samples(data, size: int, validation: float = 0.1, seed: int = 0, root=None, cache_dir=None):
+    """``(cache, indices)``: the samples a run held back for validation, as its training saw them.
+
+    The same seeded share :func:`training_sequences` validates on, so anything chosen
+    after training (a serving size, an interpolation between weights) is chosen on
+    images the run never fitted, and never on a test split. ``cache.names[i]`` starts
+    with the dataset's name, so scores can be given per dataset.
+    """
+    cache = training_cache(data, size, root, cache_dir)
+    return cache, split_indices(len(cache), validation, seed)[1]
 
 
 def training_sequences(data, size: int, batch_size: int = 16, prior: bool = False, outputs=None,
@@ -52,13 +79,7 @@ def training_sequences(data, size: int, batch_size: int = 16, prior: bool = Fals
     across devices and hosts for data-parallel training (:mod:`selfieseg.distribute`).
     """
     recipe = augmenter(augment, composite)  # an unknown name or bad share fails here, before any decoding
-    refuse_held_out(data)
-    cache_size = max(256, int(math.ceil(size * 1.15 / 32) * 32))
-    caches = Path(cache_dir) if cache_dir else cache_root()
-    cache_path = caches / f"{'+'.join(sorted(data))}_{cache_size}"
-    # an existing cache (built here, or unpacked from pack_cache) needs no raw datasets
-    readers = None if cache_path.exists() else training_readers(data, root)
-    cache = build_cache(readers, cache_path, size=(cache_size, cache_size))
+    cache = training_cache(data, size, root, cache_dir)
     train_idx, val_idx = split_indices(len(cache), validation, seed)
     common = dict(batch_size=batch_size, size=size, prior=prior, valid_channel=True, output_names=outputs, twin=twin,
                   batch_multiple=batch_multiple, shard=shard)
@@ -76,4 +97,4 @@ def training_sequences(data, size: int, batch_size: int = 16, prior: bool = Fals
 
 
 
-__all__ = ["training_readers", "training_sequences"]
+__all__ = ["training_cache", "training_readers", "training_sequences", "validation_samples"]
