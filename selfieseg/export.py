@@ -290,7 +290,7 @@ def _quantization_aware_copy(model, epochs, steps, root, verbose):
     """Fine-tune a copy of ``model`` under int8 simulation on the training data."""
     from selfieseg.data.training import training_sequences
     from selfieseg.models import SPECS, build
-    from selfieseg.quantize import copy_back, quantization_aware_finetune
+    from selfieseg.quantize import QAT_AUGMENT, copy_back, quantization_aware_finetune
 
     spec = SPECS.get(model.name)
     if spec is None:
@@ -299,7 +299,7 @@ def _quantization_aware_copy(model, epochs, steps, root, verbose):
     copy_back(model, copy)
     try:
         train_seq, _ = training_sequences(("pfcn", "picsart"), int(model.input_shape[1]), batch_size=8,
-                                          prior=model.input_shape[-1] == 4, root=root)
+                                          prior=model.input_shape[-1] == 4, root=root, augment=QAT_AUGMENT)
     except DatasetError as exc:
         raise ExportError(f"quantization-aware training needs the training data ({exc}).") from None
     quantization_aware_finetune(copy, train_seq, epochs=epochs, steps_per_epoch=steps, verbose=verbose)

@@ -62,6 +62,25 @@ def test_finetune_on_real_portraits_moves_weights_back_into_the_float_model(pics
     assert changed >= 0.9 * len(tuned), (changed, len(tuned))  # batch norm stays frozen, the rest moved
 
 
+@pytest.mark.slow
+def test_a_finetune_at_rate_zero_changes_no_weight_so_qat_starts_from_post_training_int8(picsart):
+    """QAT can only lose to post-training int8 through what its fine-tune moves: at rate 0 it
+    moves nothing (batch norm's statistics included), so the rate is the one dial, and its
+    default is the small one the measurements chose."""
+    import inspect
+
+    from selfieseg.data.pipeline import SegmentationSequence
+    from selfieseg.quantize import QAT_LEARNING_RATE
+
+    assert inspect.signature(quantization_aware_finetune).parameters["learning_rate"].default == QAT_LEARNING_RATE <= 1e-5
+    model = build("sinet_tiny")
+    before = [np.array(w) for w in model.weights]
+    data = SegmentationSequence(picsart, batch_size=4, size=32, augment=None, indices=range(16), valid_channel=True)
+    quantization_aware_finetune(model, data, epochs=1, steps_per_epoch=3, learning_rate=0.0, verbose=0)
+    for a, w in zip(before, model.weights):
+        np.testing.assert_array_equal(a, np.array(w), err_msg=w.path)
+
+
 def test_copy_back_counts_layers_and_ignores_unrelated_ones():
     a, b = build("sinet_tiny"), build("mnv2_unet_tiny")
     assert copy_back(a, build("sinet_tiny")) > 10
