@@ -73,7 +73,8 @@ cells += [
   0.9586 for the luckiest single epoch, but mirrored 0.9575 for the mean against 0.9566
   for that epoch, so the mean shipped (`selfieseg ship --run RUN --weights average`) and
   took PFCN test from 0.9595 to 0.9618 (MediaPipe 0.9613: a tie, paired image by image,
-  95% interval -0.0034 to +0.0048). The run folder keeps
+  95% interval -0.0034 to +0.0048; a fifth stage on the four labelled sets, in "Training
+  on the mix" below, then traded 0.0019 of it for people outside portraits). The run folder keeps
   the mean twice: `average.weights.h5` to load and ship, `average_train.weights.h5`
   (with the training-only boundary head) to resume from.
 * **Encoder start**: ImageNet where it is cached (PortraitNet's MobileNetV2 width 1.0; the
