@@ -9,7 +9,8 @@ A rate of 0 must give post-training int8 back: it is the check on the comparison
 
     python benchmarks/qat.py --models sinet,portraitnet
 
-writes ``benchmarks/results/qat.md`` (``qat_<models>.md`` for a subset).
+writes ``benchmarks/results/qat.md`` (``qat_<models>.md`` for a subset); ``--settings
+1e-5:mild,0:mild`` tries only those.
 """
 
 from __future__ import annotations
@@ -27,10 +28,32 @@ from _common import chosen_models, parser, pfcn_test, run_line  # noqa: E402
 SETTINGS = ((1e-4, "full"), (1e-4, "mild"), (1e-5, "mild"), (0.0, "mild"))
 
 
+def _settings(text: str) -> tuple:
+    """'1e-5:mild,0:mild' -> ((1e-05, 'mild'), (0.0, 'mild'))."""
+    import argparse
+
+    from selfieseg.data.augment import AUGMENTATIONS
+
+    chosen = []
+    for item in text.split(","):
+        rate, _, augment = item.strip().partition(":")
+        try:
+            rate = float(rate)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r}: the rate must be a number, as in 1e-5:mild") from None
+        known = [*AUGMENTATIONS, "none"]
+        if augment not in known or rate < 0:
+            raise argparse.ArgumentTypeError(f"{item!r}: want RATE:AUGMENT with a rate >= 0 and one of {', '.join(known)}")
+        chosen.append((rate, augment))
+    return tuple(chosen)
+
+
 def main(argv=None) -> int:
     options = parser(__doc__)
     options.add_argument("--models", help="comma-separated shipped models (default: all shipped)")
     options.add_argument("--steps", type=int, default=60, help="quantization-aware batches (of 8) per setting")
+    options.add_argument("--settings", type=_settings, default=SETTINGS,
+                         help="RATE:AUGMENT,... (default: " + ",".join(f"{r:g}:{a}" for r, a in SETTINGS) + ")")
     args = options.parse_args(argv)
     if args.limit is None and os.environ.get("SELFIESEG_FAST") == "1":
         args.limit = 3
@@ -58,7 +81,7 @@ def main(argv=None) -> int:
         ptq_iou = evaluate_split(TFLiteSegmenter(ptq), test, progress=False).mean_iou
         rows.append((name, "post-training int8", "-", "-", float_iou, ptq_iou, time.time() - started))
         print(f"{name}: float {float_iou:.4f}, post-training int8 {ptq_iou:.4f}", flush=True)
-        for rate, augment in SETTINGS:
+        for rate, augment in args.settings:
             started = time.time()
             copy = build(name, input_size=size)
             copy_back(shipped, copy)

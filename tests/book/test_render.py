@@ -10,10 +10,11 @@ and for every chapter of ``_toc.yml``
 * fails on any JavaScript exception or console error, and on any of the book's own files
   answering 404 (or any status >= 400) or failing to load;
 * scrolls to the bottom, so images loaded lazily are asked for, and then requires every
-  image in the article (the chapter's content, not the theme's sidebar) to be loaded and
-  decoded (``complete`` with a ``naturalWidth``), naming the chapter and the image's src;
-  and that there are at least as many as the figures its executed notebook made, so a
-  change of the theme's markup cannot make the check look at nothing;
+  image of the book's own in the article (the chapter's content, not the theme's sidebar;
+  not the Colab badge, which comes from another host) to be loaded and decoded
+  (``complete`` with a ``naturalWidth``), naming the chapter and the image's src; and that
+  there are at least as many as the figures its executed notebook made, so a change of
+  the theme's markup cannot make the check look at nothing;
 * saves a full-page screenshot to ``_build/screenshots/<chapter>.png`` (to look at, and
   for the Pages workflow to keep) and fails a blank one: an empty white page has one grey
   level, a page with text and figures hundreds.
@@ -64,6 +65,7 @@ SCROLL_TO_BOTTOM = """async () => {
 IMAGES_SETTLED = "selector => [...document.querySelectorAll(selector)].every(img => img.complete)"
 IMAGE_STATES = """selector => [...document.querySelectorAll(selector)].map(img => ({
     src: img.getAttribute('src') || '', url: img.currentSrc || img.src,
+    external: new URL(img.currentSrc || img.src, location.href).origin !== location.origin,
     complete: img.complete, width: img.naturalWidth}))"""
 
 
@@ -71,6 +73,7 @@ IMAGE_STATES = """selector => [...document.querySelectorAll(selector)].map(img =
 class Rendered:
     problems: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)  # the src of every figure image checked
+    external: list[str] = field(default_factory=list)  # images from other hosts (badges): aborted, not checked
 
 
 def blank_screenshot(path: Path) -> str | None:
@@ -128,6 +131,9 @@ def render_problems(browser, url: str, screenshot: Path) -> Rendered:
             pass
         page.evaluate("window.scrollTo(0, 0)")
         for image in page.evaluate(IMAGE_STATES, FIGURES):
+            if image["external"]:  # the Colab badge: its request was aborted above, as offline
+                found.external.append(image["url"])
+                continue
             found.images.append(image["src"])
             if not image["complete"]:
                 found.problems.append(f"figure image still loading after {PAGE_TIMEOUT_MS} ms: {image['src']}")
@@ -180,7 +186,8 @@ def _synthetic_site(folder: Path) -> Path:
     article = "<main><article><h1>A chapter</h1><p>Some text about the figure.</p>{}</article></main>"
     pages = {
         "good.html": '<script src="https://cdn.example.com/extra.js"></script>'
-                     + article.format('<img src="figure.png" alt="a figure">'),
+                     + article.format('<img src="https://cdn.example.com/badge.svg" alt="a badge">'
+                                      '<img src="figure.png" alt="a figure">'),
         "missing_image.html": article.format('<img src="figure.png"><img src="_images/missing.png">'),
         "script_error.html": article.format('<img src="figure.png"><script>undefinedFunction();</script>'),
         "blank.html": "",
@@ -200,6 +207,7 @@ def test_a_page_whose_figures_load_passes(browser, synthetic, tmp_path):
     rendered = render_problems(browser, synthetic + "good.html", tmp_path / "good.png")
     assert rendered.problems == []
     assert rendered.images == ["figure.png"]
+    assert rendered.external == ["https://cdn.example.com/badge.svg"]  # another host's image: left alone
 
 
 def test_the_checker_fails_a_missing_image(browser, synthetic, tmp_path):
