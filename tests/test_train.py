@@ -95,6 +95,7 @@ def test_auto_encoder_start_and_quick_batch_norm():
     np.testing.assert_allclose(np.asarray(layer.moving_mean), 0.99 * before + 0.01 * batch_mean, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow  # real training runs (3 and 1 of PortraitNet-tiny): 135-220 s on 2 shared cores
 def test_consistency_training_checkpoints_the_model_inside_the_twin(tmp_path, data_root, training_cache):
     from selfieseg.models import build
     from selfieseg.train import with_twin
@@ -295,6 +296,7 @@ def test_a_seeded_run_never_asks_for_imagenet_weights(tiny_run, tmp_path, monkey
         train(epochs=1, out=tmp_path / "unseeded", **{**kwargs, "steps_per_epoch": 1})
 
 
+@pytest.mark.slow  # real training runs (3 and 1 of PortraitNet-tiny): 135-220 s on 2 shared cores
 def test_a_training_checkpoint_seeds_a_run_with_its_boundary_head(tmp_path, data_root, training_cache):
     """--init takes PortraitNet's last.weights.h5 too (the training network: boundary
     head and optimizer state) and keeps the head; a shipped-style file leaves it fresh."""
