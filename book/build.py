@@ -60,7 +60,8 @@ def stage() -> dict:
     shutil.copytree(ROOT / "book", STAGING / "book",
                     ignore=shutil.ignore_patterns("_sources", "__pycache__", ".ipynb_checkpoints", "*.py", "node_modules"))
     # the book's own Sphinx extensions (``local_extensions`` in _config.yml) are the only Python it needs
-    shutil.copytree(ROOT / "book" / "_ext", STAGING / "book" / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "book" / "_ext", STAGING / "book" / "_ext", ignore=shutil.ignore_patterns("__pycache__"),
+                    dirs_exist_ok=True)
     shutil.copy2(ROOT / "_toc.yml", STAGING / "_toc.yml")
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "off"  # the notebooks arrive executed
