@@ -84,3 +84,18 @@ def portrait_like(height=48, width=36, seed=0):
     image = rng.integers(0, 80, (height, width, 3)).astype(np.uint8)
     image[mask == 1] += np.array([150, 100, 60], np.uint8)
     return image, mask
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    """Playwright's driver for Debian's Chromium (tests/web, tests/book): skips saying what is missing."""
+    from selfieseg.webdemo import CHROMIUM
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) or run `bash run.sh test`")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("the playwright package is not installed: pip install playwright (never `playwright install`)")
+    with sync_playwright() as driver:
+        yield driver

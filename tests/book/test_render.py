@@ -150,18 +150,11 @@ def render_problems(browser, url: str, screenshot: Path) -> Rendered:
 
 # --- fixtures -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def browser():
-    """One headless Chromium for every page here: Debian's, driven by the playwright package."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) or run `bash run.sh test`")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("the playwright package is not installed: pip install playwright (never `playwright install`)")
-    with sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_FLAGS))
-        yield chromium
-        chromium.close()
+def browser(playwright):
+    """One headless Chromium for every page here: Debian's, driven by the playwright package (conftest)."""
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_FLAGS))
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -42,18 +42,6 @@ CLIP_FRAMES = 20
 
 
 @pytest.fixture(scope="module")
-def playwright():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) or run `bash run.sh test`")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("the playwright package is not installed: pip install playwright (never `playwright install`)")
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
 def demo(tmp_path_factory, anchors_root) -> Path:
     """The page built as the book publishes it: `python -m selfieseg.webdemo BUILD_DIR`."""
     if not (SOURCE / "node_modules").is_dir() and shutil.which("npm") is None:
