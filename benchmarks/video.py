@@ -41,7 +41,7 @@ def run_pipeline(segmenter, frames, truths):
 
 def main(argv=None) -> int:
     options = parser(__doc__, limit=False)
-    options.add_argument("--model", help="shipped model (default: sinet when shipped, else the first shipped)")
+    options.add_argument("--model", help="shipped model (default: the one `selfieseg video` uses, portraitnet when shipped)")
     options.add_argument("--clips", type=int, default=6, help="portraits (each gives a still and a swaying clip)")
     options.add_argument("--frames", type=int, default=60)
     options.add_argument("--speed-frames", type=int, default=150, help="frames of the 640x480 clip timed end to end")
@@ -50,10 +50,10 @@ def main(argv=None) -> int:
     plt = pyplot()
 
     from selfieseg.data.clips import synthetic_clip, write_clip
-    from selfieseg.models import fastest_shipped_model
+    from selfieseg.models import video_shipped_model
     from selfieseg.video import VideoSegmenter, process_video
 
-    model = args.model or fastest_shipped_model()
+    model = args.model or video_shipped_model()
     mediapipe = mediapipe_files(args.anchors)[0][1]
     pipelines = {
         f"{model} frame by frame": VideoSegmenter(model, smoothing=False),

@@ -195,9 +195,9 @@ def _cmd_video(args) -> int:
 
     model = args.model
     if model is None:
-        from selfieseg.models import fastest_shipped_model
+        from selfieseg.models import video_shipped_model
 
-        model = fastest_shipped_model()
+        model = video_shipped_model()
     result = process_video(args.input, args.output, effect=args.effect, background=args.background, model=model,
                            smoothing=not args.no_smoothing, strength=args.strength, refine=args.refine,
                            quantize=args.quantize, limit=args.frames)
@@ -341,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", help="the output video (.mp4 or .avi)")
     p.add_argument("--effect", default="blur", choices=["blur", "replace", "grey", "mask"])
     p.add_argument("--background", help="an image or a video for --effect replace (default: a studio gradient)")
-    p.add_argument("--model", help="shipped model name, .tflite or .keras (default: sinet when shipped)")
+    p.add_argument("--model", help="shipped model name, .tflite or .keras (default: portraitnet when shipped; sinet: the 100K-parameter one)")
     p.add_argument("--strength", type=float, default=15.0, help="blur sigma in pixels")
     p.add_argument("--no-smoothing", action="store_true", help="frame-by-frame masks (no temporal smoothing)")
     p.add_argument("--refine", action="store_true", help="guided-filter edge refinement (slower)")

@@ -134,6 +134,25 @@ def ship(run, root=None, runs: int = 30, weights_dir=None, input_size=None, weig
     return card
 
 
+def rewrite_card(name: str, weights_dir=None) -> Path:
+    """Write ``<name>.md`` again from the ``<name>.json`` that :func:`ship` wrote beside it.
+
+    The JSON holds everything the card shows (the measurements, the training log and every
+    stage), so a change to how cards are laid out reaches the shipped cards without
+    training or measuring again; the numbers stay those of the ship that made them."""
+    from selfieseg.io import atomic_path
+    from selfieseg.models import WEIGHTS_DIR
+
+    target = Path(weights_dir) if weights_dir else WEIGHTS_DIR
+    source = target / f"{name}.json"
+    if not source.exists():
+        raise ModelError(f"{source}: no model card data; ship the model first (selfieseg ship --run RUN).")
+    card = json.loads(source.read_text())
+    with atomic_path(target / f"{name}.md") as tmp:
+        Path(tmp).write_text(_markdown(card, card.get("history") or []))
+    return target / f"{name}.md"
+
+
 def held_out_scores(segmenter, mediapipe=None, root=None, pfcn=None) -> dict:
     """The benchmark's columns for a card: each held-out set's IoU, MediaPipe's beside it.
 
@@ -317,6 +336,20 @@ def _augment_words(training: dict) -> str:
     return f"{words}, {share:.0%} of backgrounds replaced" if share else words
 
 
+def _data_words(training: dict) -> str:
+    """The datasets a stage trained on, with their sampling weights when it had them."""
+    names = training.get("data")
+    if not names:
+        return "not recorded"
+    weights = training.get("data_weights") or {}
+    return ", ".join(f"{name} {weights[name]:g}" if name in weights else name for name in names)
+
+
+def _teacher_words(training: dict) -> str:
+    teacher = training.get("teacher")
+    return f"{teacher} ({training.get('distill', 0.5):g} of each target)" if teacher else "none"
+
+
 def _interpolation_words(record: dict) -> str:
     alpha = record["alpha"]
     return (f"* Weights: {alpha:g} of this run's best and {1 - alpha:g} of its start ({record['start']}), "
@@ -407,8 +440,8 @@ def _markdown(card: dict, epochs_log) -> str:
             "",
             f"These weights continue earlier training: {t['total_epochs']} epochs and {t['total_wall_minutes']} min in all.",
             "",
-            "| stage | epochs | augmentation | learning rate | start | minutes | machine | best val IoU |",
-            "|---|---|---|---|---|---|---|---|",
+            "| stage | epochs | augmentation | learning rate | start | minutes | machine | best val IoU | data (sampling weights) | teacher |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for number, stage in enumerate([*stages, {**t, "source": "this run"}], start=1):
             # each stage started from the one before it (that is how the chain was found)
@@ -419,7 +452,7 @@ def _markdown(card: dict, epochs_log) -> str:
                 start = f"stage {number - 1}'s weights"
             lines.append(f"| {number} | {stage['epochs']} | {_augment_words(stage)} | {stage['learning_rate']} | "
                          f"{start} | {stage['wall_minutes']} | {stage.get('machine', 'not recorded')} | "
-                         f"{stage['best_validation_iou']:.4f} |")
+                         f"{stage['best_validation_iou']:.4f} | {_data_words(stage)} | {_teacher_words(stage)} |")
         lines.append("")
     if epochs_log:
         lines += ["## Training log", "", "| epoch | loss | val IoU |", "|---|---|---|"]

@@ -147,8 +147,9 @@ def video_info(source) -> dict:
 # --- the segmenter for streams -----------------------------------------------------------
 
 
-def fast_segmenter(model="sinet", quantize: str = "none"):
-    """A LiteRT segmenter for a shipped model (or a ``.tflite``/``.keras`` path).
+def fast_segmenter(model=None, quantize: str = "none"):
+    """A LiteRT segmenter for a shipped model (or a ``.tflite``/``.keras`` path); ``None``:
+    the registry's video choice (:func:`selfieseg.models.video_shipped_model`).
 
     Video needs batch-1 calls at camera rate: LiteRT runs them several times faster than
     a Keras call. The export is cached in ``$SELFIESEG_CACHE`` (default
@@ -157,6 +158,10 @@ def fast_segmenter(model="sinet", quantize: str = "none"):
     from selfieseg.inference import TFLiteSegmenter, open_segmenter
     from selfieseg.io import cache_root
 
+    if model is None:
+        from selfieseg.models import video_shipped_model
+
+        model = video_shipped_model()
     if hasattr(model, "predict") or Path(str(model)).suffix.lower() in (".tflite", ".keras", ".onnx"):
         return open_segmenter(model)  # already a segmenter, or a file that runs as it is
     from selfieseg.export import export
@@ -177,7 +182,7 @@ def fast_segmenter(model="sinet", quantize: str = "none"):
 class VideoSegmenter:
     """Segment consecutive frames: a model, PortraitNet's prior, and optional smoothing."""
 
-    def __init__(self, model="sinet", smoothing: bool | TemporalSmoother = True, quantize: str = "none"):
+    def __init__(self, model=None, smoothing: bool | TemporalSmoother = True, quantize: str = "none"):
         self.segmenter = fast_segmenter(model, quantize)
         self.smoother = smoothing if isinstance(smoothing, TemporalSmoother) else (TemporalSmoother() if smoothing else None)
         self.uses_prior = getattr(self.segmenter, "channels", 3) == 4
@@ -259,7 +264,7 @@ class _Background:
         return self.still
 
 
-def process_video(source, output, effect: str = "blur", background=None, model="sinet", smoothing: bool = True,
+def process_video(source, output, effect: str = "blur", background=None, model=None, smoothing: bool = True,
                   strength: float = 15.0, refine: bool = False, quantize: str = "none", progress: bool = True,
                   limit: int | None = None) -> dict:
     """Segment every frame of ``source`` (a file or camera index) and write ``output`` with ``effect``.

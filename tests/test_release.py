@@ -140,3 +140,24 @@ def test_a_later_stage_card_counts_the_earlier_stages(tmp_path, tiny_run):
     older = [{k: v for k, v in stages[0].items() if k != "encoder_start"}, stages[1]]
     text = text_of({**training, "earlier_stages": older})
     assert "| 1 | 2 | full | 0.002 | random (from scratch) |" in text
+
+
+def test_a_shipped_card_is_rewritten_from_its_own_json_with_every_stage_data(tmp_path):
+    """``rewrite_card`` lays a shipped card out again from the JSON ``ship`` wrote: the text
+    is the shipped one, and every stage row says which datasets and which teacher it had."""
+    from selfieseg.models import WEIGHTS_DIR
+    from selfieseg.release import rewrite_card
+
+    for suffix in (".json", ".md"):
+        (tmp_path / f"mnv2_unet{suffix}").write_bytes((WEIGHTS_DIR / f"mnv2_unet{suffix}").read_bytes())
+    (tmp_path / "mnv2_unet.md").write_text("stale")
+    written = rewrite_card("mnv2_unet", weights_dir=tmp_path)
+    text = written.read_text()
+    assert text == (WEIGHTS_DIR / "mnv2_unet.md").read_text()
+    stages = text.split("## Training stages")[1].split("## Training log")[0]
+    stage_rows = [line for line in stages.splitlines() if line[:3] in {f"| {n}" for n in range(1, 10)}]
+    assert len(stage_rows) == 4 and all(line.count(" | ") == 9 for line in stage_rows)
+    assert "| pfcn, picsart | none |" in text  # the portrait-only stages
+    assert "| pfcn 1, picsart 1, voc_person 1, ccp 1 | portraitnet (0.5 of each target) |" in text  # the mix
+    with pytest.raises(ModelError, match=r"nothing\.json: no model card data; ship the model first"):
+        rewrite_card("nothing", weights_dir=tmp_path)

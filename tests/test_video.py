@@ -151,6 +151,13 @@ def test_cli_video_and_photo_commands(tmp_path, clip, shipped, pfcn_test, capsys
     out = tmp_path / "masked.avi"
     assert main(["video", str(path), str(out), "--effect", "mask", "--model", shipped]) == 0
     assert video_info(out)["frames"] == len(frames)
+    # without --model, video takes the registry's video choice: PortraitNet, fed its previous mask
+    from selfieseg.models import video_shipped_model
+    from selfieseg.video import VideoSegmenter
+
+    assert video_shipped_model() == "portraitnet" and VideoSegmenter().uses_prior
+    assert main(["video", str(path), str(tmp_path / "default.avi"), "--effect", "mask"]) == 0
+    assert video_info(tmp_path / "default.avi")["frames"] == len(frames)
     photos = tmp_path / "photos"
     for i in range(2):
         write_image(photos / f"p{i}.jpg", pfcn_test[i].image)

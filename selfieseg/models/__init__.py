@@ -73,9 +73,12 @@ class ModelSpec:
     #: the graph that export converts: ``(model, format) -> model``; None: the model itself
     export_form: Callable | None = None
     #: order of preference where a demo or a command picks among shipped models (lower first),
-    #: for accuracy (``demo_rank``, ties broken by the model cards' scores) and for speed (video)
+    #: for accuracy (``demo_rank``, ties broken by the model cards' scores), for speed
+    #: (``speed_rank``: the deployment chapters, the phone-sized default) and for video
+    #: (``video_rank``: ``selfieseg video``, the video chapter and benchmark)
     demo_rank: int = 100
     speed_rank: int = 100
+    video_rank: int = 100
 
     def tiny_variant(self, input_size: int = 32, **options) -> "ModelSpec":
         """The same architecture and rules at a test size, named ``<name>_tiny``."""
@@ -89,16 +92,20 @@ class ModelSpec:
 _FULL = (
     ModelSpec("mnv2_unet", build_mnv2_unet, 128, options=dict(alpha=0.5),
               description="MobileNetV2-0.5 U-Net, transposed-conv decoder with dropout (seed project)",
-              encoder_start=_mnv2_encoder_start, demo_rank=1, speed_rank=2),
+              encoder_start=_mnv2_encoder_start, demo_rank=1, speed_rank=2, video_rank=2),
     ModelSpec("mnv3_unet", build_mnv3_unet, 224, options=dict(alpha=0.5),
-              description="MobileNetV3-Large-0.5 U-Net (seed project)", demo_rank=2, speed_rank=3),
+              description="MobileNetV3-Large-0.5 U-Net (seed project)", demo_rank=2, speed_rank=3, video_rank=3),
     ModelSpec("portraitnet", build_portraitnet, 224, channels=4, options=dict(alpha=1.0),
               description="PortraitNet: RGB + previous mask, depthwise residual decoder, add skips, boundary head",
               paper_params=2_100_000, boundary_head=True, encoder_start=_portraitnet_encoder_start,
-              demo_rank=0, speed_rank=1),
+              # video: PortraitNet with its previous-mask input, smoothed, led MediaPipe on the real
+              # DAVIS clip (0.703 against 0.639) where SINet scored 0.339, at 47 frames/s end to end
+              # on 2 cores (benchmarks/results/video.md, 2026-12-03)
+              demo_rank=0, speed_rank=1, video_rank=0),
     ModelSpec("sinet", build_sinet, 224,
               description="SINet: spatial squeeze modules, SE, PReLU, information-blocking decoder",
-              paper_params=86_900, boundary_emphasis=2.0, export_form=_sinet_export_form, demo_rank=3, speed_rank=0),
+              paper_params=86_900, boundary_emphasis=2.0, export_form=_sinet_export_form, demo_rank=3, speed_rank=0,
+              video_rank=1),
 )
 _TINY_OPTIONS = {
     "mnv2_unet": dict(alpha=0.35, decoder_filters=(8, 8, 8, 8, 8)),
@@ -280,11 +287,13 @@ def shipped_models(order: str = "accuracy") -> list[str]:
     """Names of the architectures whose weights ship in the package, most preferred first.
 
     ``order="accuracy"`` follows :attr:`ModelSpec.demo_rank`, ``"speed"``
-    :attr:`ModelSpec.speed_rank` (what video and the deployment chapters pick).
+    :attr:`ModelSpec.speed_rank` (what the deployment chapters pick) and ``"video"``
+    :attr:`ModelSpec.video_rank` (what ``selfieseg video`` picks).
     """
-    if order not in ("accuracy", "speed"):
-        raise ModelError(f"order must be 'accuracy' or 'speed', got {order!r}.")
-    key = (lambda spec: spec.demo_rank) if order == "accuracy" else (lambda spec: spec.speed_rank)
+    ranks = {"accuracy": "demo_rank", "speed": "speed_rank", "video": "video_rank"}
+    if order not in ranks:
+        raise ModelError(f"order must be 'accuracy', 'speed' or 'video', got {order!r}.")
+    key = lambda spec: getattr(spec, ranks[order])  # noqa: E731
     ranked = sorted((spec for spec in SPECS.values() if not spec.tiny), key=key)
     return [spec.name for spec in ranked if shipped_weights_path(spec.name).exists()]
 
@@ -312,6 +321,19 @@ def best_shipped_model() -> str:
 def fastest_shipped_model() -> str:
     """The shipped model the registry ranks fastest (SINet where it ships)."""
     names = shipped_models(order="speed")
+    if not names:
+        raise _no_shipped_weights()
+    return names[0]
+
+
+def video_shipped_model() -> str:
+    """The shipped model the registry ranks first for video (PortraitNet where it ships).
+
+    Video is where the small models fell furthest behind: on the real DAVIS clip SINet
+    scored 0.34 per-frame IoU against MediaPipe's 0.64, while PortraitNet, fed its own
+    previous mask, scored 0.70 and still ran at 47 frames/s end to end on 2 cores. So
+    video takes the accurate model and the phone-sized one stays a ``--model`` away."""
+    names = shipped_models(order="video")
     if not names:
         raise _no_shipped_weights()
     return names[0]
@@ -353,4 +375,4 @@ def list_models(include_tiny: bool = False) -> list[dict]:
 
 
 __all__ = ["SPECS", "ModelSpec", "best_shipped_model", "build", "builder_options", "fastest_shipped_model", "list_models", "load", "load_keras_file", "register",
-           "shipped_models", "shipped_weights_path", "spec_of"]
+           "shipped_models", "shipped_weights_path", "spec_of", "video_shipped_model"]

@@ -63,10 +63,14 @@ def test_the_rules_live_in_the_entries():
     assert training_objective(spec_of("mnv3_unet"))[1].boundary_emphasis == 0.0
     assert auto_encoder_weights("portraitnet", {"alpha": 0.5}) is None
     # the demo's preference and video's speed order come from the entries too
-    from selfieseg.models import fastest_shipped_model, shipped_models
+    from selfieseg.models import fastest_shipped_model, shipped_models, video_shipped_model
 
     assert shipped_models() == ["portraitnet", "mnv2_unet", "mnv3_unet", "sinet"]
     assert fastest_shipped_model() == "sinet"
+    assert shipped_models(order="video") == ["portraitnet", "sinet", "mnv2_unet", "mnv3_unet"]
+    assert video_shipped_model() == "portraitnet"
+    with pytest.raises(ModelError, match="'accuracy', 'speed' or 'video'"):
+        shipped_models(order="size")
     with pytest.raises(ModelError, match="unknown model"):
         spec_of("resnet")
 
