@@ -283,6 +283,17 @@ over the four, 0.763, is the first of ours above MediaPipe's 0.759. The points b
 0.6 and 0.9 beat the fine-tuned end itself on VOC and DAVIS: the line is not a simple
 trade.
 
+The same recipe with that PortraitNet as the teacher (`--teacher portraitnet`: half of
+each training target is its prediction) made the shipped MobileNetV2 U-Net
+(`benchmarks/results/interpolation_mnv2_unet.md`, 27 epochs in 63 min on one CPU core).
+Its validation images chose alpha 1, the fine-tune itself: VOC person test went from 0.315
+to 0.404, CCP test from 0.825 to 0.884 and the DAVIS frames from 0.279 to 0.649, a tie
+with MediaPipe, for 0.0009 of its PFCN test score (0.9515 to 0.9506). On SINet the same
+run did not pay: at its chosen point (alpha 0.5) PFCN test fell from 0.9564 to 0.9532
+(`benchmarks/results/interpolation_sinet_distilled.md`), so SINet still ships its
+portrait weights. Exercise 4 below asks why a model of 87K parameters might trade one kind
+of photo for the other where one of 1.2M did not.
+
 ## The shipped models: loss curves from their own runs
 
 Each shipped model's card (`selfieseg/weights/NAME.json`) holds its training log.
@@ -357,6 +368,13 @@ answer_2 = 1 - (2 * (p * truth).sum() + 1) / (p.sum() + truth.sum() + 1)
 peak = max(rate(epoch) for epoch in range(30))
 exercises.check_close(answer_3, next(epoch for epoch in range(30) if rate(epoch) < 0.5 * peak), "first epoch below half the peak rate", rtol=0.0)
 '''),
+    md("""**4.** Open question. The same mixed, distilled fine-tune cost the MobileNetV2 U-Net
+(1.2M parameters) 0.0009 on PFCN test at alpha 1 and SINet (87K) 0.0083
+(`benchmarks/results/interpolation_mnv2_unet.md`, `interpolation_sinet_distilled.md`).
+Plot PFCN test IoU against the mean of the other three sets along each line. What would
+you change to test the idea that the small model runs out of room, rather than out of
+epochs: a longer run, a lower `--distill`, data weights tilted back towards portraits, or
+a wider SINet? Which one costs least to try on a 2-core CPU?"""),
 ]
 
 write(cells, "book/training.ipynb", tables=(

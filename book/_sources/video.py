@@ -137,7 +137,7 @@ the camera following), and measures end-to-end frames per second at 640x480 with
 **Why video uses PortraitNet, not the smallest model.** On the DAVIS clip SINet with
 smoothing scored 0.34 per-frame IoU, MediaPipe 0.64 and PortraitNet 0.70 (it is fed its
 own previous mask, and was fine-tuned on full figures and people in the wild: the
-Training chapter). PortraitNet still ran at 47 frames/s end to end on 2 cores, so a video
+Training chapter). PortraitNet still ran at 47 frames/s end to end on one CPU core, so a video
 call does not need the 100K-parameter model; a phone that does gets it with
 `--model sinet`.
 

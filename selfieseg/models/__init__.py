@@ -100,7 +100,7 @@ _FULL = (
               paper_params=2_100_000, boundary_head=True, encoder_start=_portraitnet_encoder_start,
               # video: PortraitNet with its previous-mask input, smoothed, led MediaPipe on the real
               # DAVIS clip (0.703 against 0.639) where SINet scored 0.339, at 47 frames/s end to end
-              # on 2 cores (benchmarks/results/video.md, 2026-12-03)
+              # on one core (benchmarks/results/video.md, 2026-12-03)
               demo_rank=0, speed_rank=1, video_rank=0),
     ModelSpec("sinet", build_sinet, 224,
               description="SINet: spatial squeeze modules, SE, PReLU, information-blocking decoder",
@@ -331,7 +331,7 @@ def video_shipped_model() -> str:
 
     Video is where the small models fell furthest behind: on the real DAVIS clip SINet
     scored 0.34 per-frame IoU against MediaPipe's 0.64, while PortraitNet, fed its own
-    previous mask, scored 0.70 and still ran at 47 frames/s end to end on 2 cores. So
+    previous mask, scored 0.70 and still ran at 47 frames/s end to end on one CPU core. So
     video takes the accurate model and the phone-sized one stays a ``--model`` away."""
     names = shipped_models(order="video")
     if not names:
