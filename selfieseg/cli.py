@@ -193,12 +193,8 @@ def _cmd_photos(args) -> int:
 def _cmd_video(args) -> int:
     from selfieseg.video import process_video
 
-    model = args.model
-    if model is None:
-        from selfieseg.models import video_shipped_model
-
-        model = video_shipped_model()
-    result = process_video(args.input, args.output, effect=args.effect, background=args.background, model=model,
+    # no --model: process_video takes the registry's video choice (video_shipped_model)
+    result = process_video(args.input, args.output, effect=args.effect, background=args.background, model=args.model,
                            smoothing=not args.no_smoothing, strength=args.strength, refine=args.refine,
                            quantize=args.quantize, limit=args.frames)
     print(f"wrote {result['output']}: {result['frames']} frames in {result['seconds']:.1f} s "

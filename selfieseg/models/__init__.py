@@ -290,11 +290,10 @@ def shipped_models(order: str = "accuracy") -> list[str]:
     :attr:`ModelSpec.speed_rank` (what the deployment chapters pick) and ``"video"``
     :attr:`ModelSpec.video_rank` (what ``selfieseg video`` picks).
     """
-    ranks = {"accuracy": "demo_rank", "speed": "speed_rank", "video": "video_rank"}
-    if order not in ranks:
+    rank = {"accuracy": "demo_rank", "speed": "speed_rank", "video": "video_rank"}.get(order)
+    if rank is None:
         raise ModelError(f"order must be 'accuracy', 'speed' or 'video', got {order!r}.")
-    key = lambda spec: getattr(spec, ranks[order])  # noqa: E731
-    ranked = sorted((spec for spec in SPECS.values() if not spec.tiny), key=key)
+    ranked = sorted((spec for spec in SPECS.values() if not spec.tiny), key=lambda spec: getattr(spec, rank))
     return [spec.name for spec in ranked if shipped_weights_path(spec.name).exists()]
 
 
@@ -318,12 +317,16 @@ def best_shipped_model() -> str:
     return max(names, key=score)  # max keeps the first of equals: the preferred one
 
 
-def fastest_shipped_model() -> str:
-    """The shipped model the registry ranks fastest (SINet where it ships)."""
-    names = shipped_models(order="speed")
+def _first_shipped(order: str) -> str:
+    names = shipped_models(order=order)
     if not names:
         raise _no_shipped_weights()
     return names[0]
+
+
+def fastest_shipped_model() -> str:
+    """The shipped model the registry ranks fastest (SINet where it ships)."""
+    return _first_shipped("speed")
 
 
 def video_shipped_model() -> str:
@@ -333,10 +336,7 @@ def video_shipped_model() -> str:
     scored 0.34 per-frame IoU against MediaPipe's 0.64, while PortraitNet, fed its own
     previous mask, scored 0.70 and still ran at 47 frames/s end to end on one CPU core. So
     video takes the accurate model and the phone-sized one stays a ``--model`` away."""
-    names = shipped_models(order="video")
-    if not names:
-        raise _no_shipped_weights()
-    return names[0]
+    return _first_shipped("video")
 
 
 @lru_cache(maxsize=None)
