@@ -9,7 +9,9 @@ no part in it. It reports; it chooses nothing.
 
     python benchmarks/interpolation.py --points runs/portraitnet_mix_interp
 
-writes ``benchmarks/results/interpolation_<model>.md`` and ``.png``.
+writes ``benchmarks/results/interpolation_<model>.md`` and ``.png``; ``--tag distilled``
+writes ``interpolation_<model>_distilled.*`` instead, so a second recipe for the same
+model is kept beside the first rather than over it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,10 @@ def point_files(folder: Path) -> list[tuple[float, Path]]:
 def main(argv=None) -> int:
     options = parser(__doc__)
     options.add_argument("--points", required=True, help="a folder written by `selfieseg interpolate --save-points`")
+    options.add_argument("--tag", default="", help="a suffix for the result files, to keep several runs of one model apart")
     args = options.parse_args(argv)
+    if args.tag and not re.fullmatch(r"[A-Za-z0-9_-]+", args.tag):
+        raise SystemExit(f"--tag {args.tag!r}: use letters, digits, '-' or '_' (it becomes part of a file name).")
     if args.limit is None and os.environ.get("SELFIESEG_FAST") == "1":
         args.limit = 3
     folder = Path(args.points)
@@ -98,7 +103,8 @@ def main(argv=None) -> int:
             lines.append(f"| {row['alpha']:.3f} | " + " | ".join(f"{v:.4f}" for k, v in row.items() if k != "alpha") + " |")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"interpolation_{name}" + (f"_limit{args.limit}" if args.limit else "")
+    stem = (f"interpolation_{name}" + (f"_{args.tag}" if args.tag else "")
+            + (f"_limit{args.limit}" if args.limit else ""))
     (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
 
     fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3.2), sharex=True)

@@ -95,13 +95,12 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from selfieseg import data
-    from selfieseg.evaluation import evaluate_split
-    from selfieseg.inference import open_segmenter
-
     import inspect
 
+    from selfieseg import data
     from selfieseg.errors import DatasetError
+    from selfieseg.evaluation import evaluate_split
+    from selfieseg.inference import open_segmenter
 
     # every reader with splits gets one (test by default: PFCN's official list, the
     # committed VOC person and CCP lists); a set without splits is scored whole

@@ -32,6 +32,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from selfieseg import distribute
 from selfieseg.callbacks import (  # noqa: F401 (TimeBudget .. restore_malloc_thresholds: re-exported)
     EpochCheckpoint,
     FastMalloc,
@@ -43,7 +44,6 @@ from selfieseg.callbacks import (  # noqa: F401 (TimeBudget .. restore_malloc_th
     restore_malloc_thresholds,
     save_weights_atomic,
 )
-from selfieseg import distribute
 from selfieseg.data import training as data_training
 from selfieseg.data.pipeline import ArrayCache
 from selfieseg.data.training import training_readers  # noqa: F401 (re-exported)

@@ -135,11 +135,14 @@ def test_interpolation_benchmark_scores_every_saved_point_beside_mediapipe(tmp_p
     points = tmp_path / "points"
     interpolate_run(second, points, alphas=(0, 0.5, 1), save_points=True, root=data_root, cache_dir=training_cache,
                     progress=False)
+    # --tag keeps a second recipe's results beside the first instead of over them
     done = run_script("interpolation.py", "--points", points, "--limit", 2, "--out", tmp_path / "out",
-                      anchors=anchors_root)
+                      "--tag", "trial", anchors=anchors_root)
     assert done.returncode == 0, done.stderr[-3000:]
-    text = (tmp_path / "out" / "interpolation_sinet_tiny_limit2.md").read_text()
-    assert (tmp_path / "out" / "interpolation_sinet_tiny_limit2.png").stat().st_size > 10_000
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
+        "interpolation_sinet_tiny_trial_limit2.md", "interpolation_sinet_tiny_trial_limit2.png"]
+    text = (tmp_path / "out" / "interpolation_sinet_tiny_trial_limit2.md").read_text()
+    assert (tmp_path / "out" / "interpolation_sinet_tiny_trial_limit2.png").stat().st_size > 10_000
     assert "PFCN test 2, VOC person test 2, CCP test 2, DAVIS parkour 2 images" in text
     held_out, validation = text.split("The validation table")
     rows = {row[0]: row for row in table_rows(held_out) if not row[0].startswith("alpha")}
@@ -155,6 +158,8 @@ def test_interpolation_benchmark_scores_every_saved_point_beside_mediapipe(tmp_p
     assert [row[0] for row in table_rows(validation)] == ["alpha", "0.000", "0.500", "1.000"]
     missing = run_script("interpolation.py", "--points", tmp_path, anchors=anchors_root)
     assert missing.returncode != 0 and "--save-points" in missing.stderr
+    unsafe = run_script("interpolation.py", "--points", points, "--tag", "../x", anchors=anchors_root)
+    assert unsafe.returncode != 0 and "--tag '../x'" in unsafe.stderr and "Traceback" not in unsafe.stderr
 
 
 def test_qat_benchmark_separates_the_finetune_from_the_rounding(tmp_path, data_root, anchors_root):
