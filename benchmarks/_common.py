@@ -84,3 +84,25 @@ def chosen_models(models, stem: str) -> tuple[list[str], str]:
     if unknown:
         raise SystemExit(f"not shipped: {', '.join(unknown)}; shipped models are {', '.join(shipped)}.")
     return names, f"{stem}_{'_'.join(names)}" if models else stem
+
+
+def write_result(path, text: str) -> None:
+    """Write a results table whole or not at all.
+
+    A benchmark killed part way (a timeout, Ctrl-C, a full disk) must not leave a
+    half-written table in ``benchmarks/results/`` that the README then quotes; the text is
+    written beside the target and moved into place only when complete.
+    """
+    from selfieseg.io import atomic_path
+
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_text(text)
+
+
+def save_figure(fig, path, dpi: int = 110) -> None:
+    """Save a matplotlib figure as :func:`write_result` writes text: complete, or not at all."""
+    from selfieseg.io import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")

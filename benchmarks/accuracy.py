@@ -24,7 +24,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from _common import chosen_models, mediapipe_files, parser, pfcn_test, pyplot, run_line
+from _common import chosen_models, mediapipe_files, parser, pfcn_test, pyplot, run_line, save_figure, write_result
 
 #: the targets of issue 5 (PFCN test, per-image mean IoU)
 BEST_TARGET, EACH_TARGET, SINET_TARGET, SINET_PARAMS = 0.970, 0.950, 0.955, 100_000
@@ -152,7 +152,7 @@ def main(argv=None) -> int:
         if missing:
             lines.append(f"- not shipped, so not measured: {', '.join(missing)}")
     table = "\n".join(lines)
-    (out / f"{stem}.md").write_text(table + "\n")
+    write_result(out / f"{stem}.md", table + "\n")
     print(table)
 
     fig, axes = plt.subplots(1, len(columns) + 1, figsize=(4.0 * (len(columns) + 1), 4.2), sharex=True)
@@ -170,7 +170,7 @@ def main(argv=None) -> int:
     axes[0].set_ylabel("per-image mean IoU")
     fig.suptitle("Shipped models (blue) beside MediaPipe (red stars; dashed: MediaPipe general), one run", fontsize=11)
     fig.tight_layout()
-    fig.savefig(out / f"{stem}.png", dpi=110)
+    save_figure(fig, out / f"{stem}.png", dpi=110)
     print(f"wrote {out / f'{stem}.md'} and {out / f'{stem}.png'}")
     return 0
 

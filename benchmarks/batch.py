@@ -177,7 +177,7 @@ def main() -> None:
     print(text)
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "batch.md").write_text(text)
+    _common.write_result(out / "batch.md", text)
 
 
 if __name__ == "__main__":

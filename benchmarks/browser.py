@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import mediapipe_files, parser
+from _common import mediapipe_files, parser, write_result
 
 
 def measure(browser, url: str, smoothing: bool, seconds: float, warmup_frames: int = 5) -> dict:
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = "browser" if args.model == "sinet" else f"browser_{args.model}"
-    (out / f"{stem}.md").write_text(table + "\n")
+    write_result(out / f"{stem}.md", table + "\n")
     print(table)
     print(f"wrote {out / f'{stem}.md'}")
     return 0

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from _common import chosen_models, mediapipe_files, parser, pfcn_test, pyplot, run_line
+from _common import chosen_models, mediapipe_files, parser, pfcn_test, pyplot, run_line, save_figure, write_result
 
 MODES = ("none", "fp16", "dynamic", "int8", "int8_per_tensor", "qat")
 
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
             f"{'' if onnx_ms is None else f'{onnx_ms:.2f}'} | {ratio} | {score:.4f} | {score - mediapipe_iou:+.4f} | {both} |"
         )
     table = "\n".join(lines)
-    (out / f"{stem}.md").write_text(table + "\n")
+    write_result(out / f"{stem}.md", table + "\n")
     print(table)
 
     plot(rows, out / f"{stem}.png")
@@ -156,7 +156,7 @@ def plot(rows, path, floor: float = 0.9):
         title += "\noutlined on the bottom edge, below the axis: " + "; ".join(clipped)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.2, 1, 1))
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

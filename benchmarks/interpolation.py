@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import mediapipe_files, parser, pyplot  # noqa: E402
+from _common import mediapipe_files, parser, pyplot, save_figure, write_result  # noqa: E402
 
 
 def point_files(folder: Path) -> list[tuple[float, Path]]:
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     stem = (f"interpolation_{name}" + (f"_{args.tag}" if args.tag else "")
             + (f"_limit{args.limit}" if args.limit else ""))
-    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    write_result(out / f"{stem}.md", "\n".join(lines) + "\n")
 
     fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3.2), sharex=True)
     alphas = [alpha for alpha, _ in rows]
@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     axes[0].set_ylabel("test IoU")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / f"{stem}.png", dpi=110)
+    save_figure(fig, out / f"{stem}.png", dpi=110)
     print("\n".join(lines))
     print(f"wrote {out / (stem + '.md')} and {out / (stem + '.png')}")
     return 0

@@ -10,6 +10,8 @@ import argparse
 import os
 from pathlib import Path
 
+from _common import write_result
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -39,7 +41,7 @@ def main(argv=None) -> int:
     table = "\n".join(lines)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "models.md").write_text(table + "\n")
+    write_result(out / "models.md", table + "\n")
     print(table)
     return 0
 

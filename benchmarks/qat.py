@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import chosen_models, parser, pfcn_test, run_line  # noqa: E402
+from _common import chosen_models, parser, pfcn_test, run_line, write_result  # noqa: E402
 
 #: (learning rate, augmentation): the old default, the old rate on mild data, the new default, rate 0
 SETTINGS = ((1e-4, "full"), (1e-4, "mild"), (1e-5, "mild"), (0.0, "mild"))
@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = stem + (f"_limit{args.limit}" if args.limit else "")
-    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    write_result(out / f"{stem}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"wrote {out / (stem + '.md')}")
     return 0

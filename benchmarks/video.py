@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _common import mediapipe_files, parser, pfcn_test, pyplot, run_line
+from _common import mediapipe_files, parser, pfcn_test, pyplot, run_line, save_figure, write_result
 
 
 def run_pipeline(segmenter, frames, truths):
@@ -151,7 +151,7 @@ def main(argv=None) -> int:
     table = "\n".join(lines)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "video.md").write_text(table + "\n")
+    write_result(out / "video.md", table + "\n")
     print(table)
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -163,7 +163,7 @@ def main(argv=None) -> int:
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out / "video.png", dpi=120)
+    save_figure(fig, out / "video.png", dpi=120)
     print(f"wrote {out / 'video.md'} and {out / 'video.png'}")
     return 0
 
