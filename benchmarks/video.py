@@ -9,7 +9,10 @@ ground-truth mask moved along. For each clip and pipeline:
 * IoU: per-frame person IoU against the moved ground truth, averaged.
 
 Pipelines: our model frame by frame, our model with temporal smoothing, and MediaPipe's
-selfie segmenter frame by frame (its .tflite on LiteRT). The same four pipelines also run
+selfie segmenter frame by frame (its .tflite on LiteRT). Ours warp the prior and the
+smoother's history along the optical flow (``VideoSegmenter``'s default
+``motion_compensation``); our smoothed pipeline without it (as it was before 2026-12-07)
+runs alongside and is reported below the tables. The same four pipelines also run
 on real footage: the DAVIS-2016 ``parkour`` clip (100 labelled 854x480 frames of a person
 running and jumping, camera moving), where flicker counts only flips beyond the moving
 truth's own. Speed: a 640x480 clip file is
@@ -21,6 +24,7 @@ decoded, segmented, smoothed, blurred and encoded again (``process_video``), fra
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -61,6 +65,9 @@ def main(argv=None) -> int:
         "MediaPipe frame by frame": VideoSegmenter(str(mediapipe), smoothing=False),
         "MediaPipe + our smoothing": VideoSegmenter(str(mediapipe), smoothing=True),
     }
+    shown = list(pipelines)  # the tables' rows; the pipeline before motion compensation is reported in a line
+    before = f"{model} + smoothing, no motion compensation"
+    pipelines[before] = VideoSegmenter(model, smoothing=True, motion_compensation=False)
     test = pfcn_test()
     picks = np.linspace(0, len(test) - 1, args.clips).astype(int)
     results = {(name, motion): [] for name in pipelines for motion in ("static", "sway")}
@@ -72,7 +79,7 @@ def main(argv=None) -> int:
             for name, segmenter in pipelines.items():
                 flick, score, per_frame = run_pipeline(segmenter, frames, truths)
                 results[(name, motion)].append((flick, score))
-                if clip_index == 0 and motion == "static":
+                if clip_index == 0 and motion == "static" and name in shown:
                     curves[name] = per_frame
             print(f"clip {clip_index} ({sample.name}, {motion}) done")
 
@@ -94,18 +101,19 @@ def main(argv=None) -> int:
     frames, _ = synthetic_clip(sample.image, sample.mask, frames=max(1, -(-args.speed_frames // rounds)),
                                 motion="sway", size=(480, 640))
     clip_path = write_clip(frames, Path(tempfile.mkdtemp()) / "clip_640x480.avi")
-    configurations = [(name, source, smoothing) for name, source in ((model, model), ("MediaPipe", str(mediapipe)))
+    configurations = [(name, source, smoothing, True) for name, source in ((model, model), ("MediaPipe", str(mediapipe)))
                       for smoothing in (False, True)]
-    for _, source, smoothing in configurations:  # warm-up: graph tracing, interpreter allocation
+    configurations.insert(2, (model, model, True, False))  # smoothed, without motion compensation
+    for _, source, smoothing, compensation in configurations:  # warm-up: graph tracing, interpreter allocation
         process_video(clip_path, clip_path.with_name("warmup.avi"), effect="blur", model=source, smoothing=smoothing,
-                      progress=False, limit=10)
-    done = {(name, smoothing): [0, 0.0] for name, _, smoothing in configurations}
+                      progress=False, limit=10, motion_compensation=compensation)
+    done = {(name, smoothing, compensation): [0, 0.0] for name, _, smoothing, compensation in configurations}
     for _ in range(rounds):
-        for name, source, smoothing in configurations:
+        for name, source, smoothing, compensation in configurations:
             run = process_video(clip_path, clip_path.with_name("out.avi"), effect="blur", model=source,
-                                smoothing=smoothing, progress=False)
-            done[(name, smoothing)][0] += run["frames"]
-            done[(name, smoothing)][1] += run["seconds"]
+                                smoothing=smoothing, progress=False, motion_compensation=compensation)
+            done[(name, smoothing, compensation)][0] += run["frames"]
+            done[(name, smoothing, compensation)][1] += run["seconds"]
     speed = {key: frames_done / seconds for key, (frames_done, seconds) in done.items()}
 
     mediapipe_static = np.mean([f for f, _ in results[("MediaPipe frame by frame", "static")]])
@@ -120,7 +128,7 @@ def main(argv=None) -> int:
         "| pipeline | flicker still (%) | flicker swaying (%) | IoU still | IoU swaying |",
         "|---|---|---|---|---|",
     ]
-    for name in pipelines:
+    for name in shown:
         still, sway = np.array(results[(name, "static")]), np.array(results[(name, "sway")])
         lines.append(f"| {name} | {100 * still[:, 0].mean():.4f} | {100 * sway[:, 0].mean():.4f} | "
                      f"{still[:, 1].mean():.4f} | {sway[:, 1].mean():.4f} |")
@@ -136,18 +144,29 @@ def main(argv=None) -> int:
         "",
         "| pipeline | flicker (%) | IoU | frames |",
         "|---|---|---|---|",
-        *[f"| {name} | {100 * flick:.4f} | {score:.4f} | {count} |" for name, (flick, score) in davis_results.items()],
+        *[f"| {name} | {100 * davis_results[name][0]:.4f} | {davis_results[name][1]:.4f} | {count} |" for name in shown],
         "",
         f"DAVIS IoU, ours smoothed - MediaPipe frame by frame: "
         f"{davis_results[f'{model} + smoothing'][1] - davis_results['MediaPipe frame by frame'][1]:+.4f}.",
         "",
-        f"End to end at 640x480 (decode, segment, blur, encode; {rounds} interleaved rounds of {len(frames)} frames, 2 cores):",
+        f"End to end at 640x480 (decode, segment, blur, encode; {rounds} interleaved rounds of {len(frames)} frames, "
+        f"{len(os.sched_getaffinity(0))} core(s)):",
         "",
         "| model | smoothing | frames/s |",
         "|---|---|---|",
     ]
-    for (name, smoothing), fps in speed.items():
-        lines.append(f"| {name} | {'yes' if smoothing else 'no'} | {fps:.1f} |")
+    for (name, smoothing, compensation), fps in speed.items():
+        if compensation:
+            lines.append(f"| {name} | {'yes' if smoothing else 'no'} | {fps:.1f} |")
+    old_still, old_sway = np.array(results[(before, "static")]), np.array(results[(before, "sway")])
+    lines += [
+        "",
+        f"{model} + smoothing without motion compensation (`VideoSegmenter(..., motion_compensation=False)`, the "
+        f"pipeline before 2026-12-07), same clips: flicker still {100 * old_still[:, 0].mean():.4f}%, swaying "
+        f"{100 * old_sway[:, 0].mean():.4f}%; IoU still {old_still[:, 1].mean():.4f}, swaying {old_sway[:, 1].mean():.4f}; "
+        f"DAVIS flicker {100 * davis_results[before][0]:.4f}%, IoU {davis_results[before][1]:.4f}; "
+        f"{speed[(model, True, False)]:.1f} frames/s end to end (with it: {speed[(model, True, True)]:.1f}).",
+    ]
     table = "\n".join(lines)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

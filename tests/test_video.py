@@ -8,7 +8,15 @@ import pytest
 
 from selfieseg.data.clips import synthetic_clip, write_clip
 from selfieseg.metrics import flicker, iou
-from selfieseg.video import TemporalSmoother, VideoError, VideoSegmenter, process_video, read_frames, video_info
+from selfieseg.video import (
+    MotionCompensator,
+    TemporalSmoother,
+    VideoError,
+    VideoSegmenter,
+    process_video,
+    read_frames,
+    video_info,
+)
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +81,141 @@ def test_hysteresis_keeps_hovering_pixels_still():
     first = smoother.binary(np.array([[0.7, 0.3]], np.float32))
     hovering = smoother.binary(np.array([[0.45, 0.55]], np.float32))
     assert first.tolist() == [[True, False]] and hovering.tolist() == [[True, False]]
+
+
+def _textured_pair(dx: int, dy: int, size=(120, 160), seed: int = 0):
+    """A textured frame, the same frame moved by (dx, dy), and a person-like blob moved with it."""
+    rng = np.random.default_rng(seed)
+    height, width = size
+    texture = cv2.GaussianBlur(rng.uniform(0, 255, (height + 40, width + 40)).astype(np.float32), (0, 0), 2.5)
+    texture = cv2.normalize(texture, None, 0, 255, cv2.NORM_MINMAX)
+    blob = np.zeros((height + 40, width + 40), np.float32)
+    cv2.ellipse(blob, ((width + 40) // 2, (height + 40) // 2), (width // 5, height // 3), 0, 0, 360, 1.0, -1)
+    blob = cv2.GaussianBlur(blob, (0, 0), 1.5)
+
+    def crop(a, ox, oy):  # the view of a camera moved by (-ox, -oy): content moves by (ox, oy)
+        return a[20 - oy : 20 - oy + height, 20 - ox : 20 - ox + width].copy()
+
+    grey0, grey1 = crop(texture, 0, 0), crop(texture, dx, dy)
+    rgb0, rgb1 = (np.repeat(g.astype(np.uint8)[..., None], 3, axis=2) for g in (grey0, grey1))
+    return rgb0, rgb1, crop(blob, 0, 0), crop(blob, dx, dy)
+
+
+def test_motion_compensator_moves_the_previous_probability_with_the_person():
+    rgb0, rgb1, blob0, blob1 = _textured_pair(5, 3)
+    flow = MotionCompensator(width=160)
+    assert not flow.update(rgb0) and not flow.ready
+    assert np.array_equal(flow.warp(blob0), blob0)  # nothing to warp with on the first frame
+    assert flow.update(rgb1) and flow.ready
+    inner = (slice(10, -10), slice(10, -10))  # away from the borders that moved out of view
+    warped_error = np.abs(flow.warp(blob0) - blob1)[inner].mean()
+    unwarped_error = np.abs(blob0 - blob1)[inner].mean()
+    assert warped_error < 0.25 * unwarped_error
+    moving_trust = flow.trust[inner].mean()
+    flow.reset()
+    flow.update(rgb0)
+    flow.update(rgb0.copy())  # no motion: the history is trusted fully
+    assert flow.trust[inner].mean() > 0.95 > moving_trust
+    assert np.abs(flow.warp(blob0) - blob0)[inner].max() < 0.05
+    with pytest.raises(VideoError, match="fast"):
+        MotionCompensator(fast=0)
+
+
+def test_smoother_with_flow_averages_a_tracked_moving_person():
+    rgb0, rgb1, blob0, blob1 = _textured_pair(3, 0, size=(120, 320))
+    rng = np.random.default_rng(1)
+    noisy1 = np.clip(blob1 + rng.normal(0, 0.2, blob1.shape), 0, 1).astype(np.float32)
+    inner = (slice(10, -10), slice(10, -10))
+    outputs = {}
+    for compensate in (False, True):
+        smoother, flow = TemporalSmoother(), MotionCompensator()
+        for rgb, probability in ((rgb0, blob0), (rgb1, noisy1)):
+            flow.update(rgb)
+            out = smoother.update(rgb, probability, flow=flow if compensate else None)
+        outputs[compensate] = np.abs(out - blob1)[inner].mean()
+    raw = np.abs(noisy1 - blob1)[inner].mean()
+    # without flow the smoother takes the noisy new prediction where the texture moved and
+    # blends in the misplaced old one where it did not; with flow the history is moved along
+    # with the person first, and blending it averages the noise away
+    assert outputs[True] < 0.5 * raw
+    assert outputs[True] < 0.7 * outputs[False]
+
+
+def test_scene_cut_resets_with_motion_compensation():
+    rgb0, rgb1, blob0, _ = _textured_pair(2, 0)
+    other, _, _, _ = _textured_pair(0, 0, seed=7)  # another scene
+    other = 255 - other
+    smoother, flow = TemporalSmoother(), MotionCompensator()
+    for rgb in (rgb0, rgb1):
+        flow.update(rgb)
+        smoother.update(rgb, blob0, flow=flow)
+    smoother.binary(blob0)
+    new = np.zeros_like(blob0)
+    flow.update(other)
+    assert np.abs(smoother.update(other, new, flow=flow)).max() < 1e-6
+    assert smoother._mask is None  # the hysteresis starts afresh too
+
+
+class _PriorModel:
+    """A stand-in 4-channel segmenter: half its guess from the image, half the prior it is given."""
+
+    channels = 4
+
+    def __init__(self):
+        self.priors = []
+
+    def predict(self, rgb, prior=None):
+        self.priors.append(None if prior is None else prior.copy())
+        guess = (rgb[..., 0] > 128).astype(np.float32)
+        return 0.5 * guess + 0.5 * (guess if prior is None else prior)
+
+
+def test_motion_compensation_off_gives_the_old_pipeline_and_on_warps_the_prior():
+    frames = []
+    for dx in range(0, 16, 4):  # the texture (and the person with it) moving 4 px per frame
+        frames.append(_textured_pair(dx, 0, size=(96, 128))[1])
+    for smoothing in (False, True):
+        old_model, model = _PriorModel(), _PriorModel()
+        off = VideoSegmenter(old_model, smoothing=smoothing, motion_compensation=False)
+        # the pipeline as it was: the unwarped previous probability as prior, smoother without flow
+        smoother, previous, expected = (TemporalSmoother() if smoothing else None), None, []
+        for rgb in frames:
+            probability = model.predict(rgb, prior=previous)
+            if smoother is not None:
+                probability = smoother.update(rgb, probability)
+            expected.append(probability)
+            previous = probability
+        got = [off(rgb) for rgb in frames]
+        assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+    on_model = _PriorModel()
+    on = VideoSegmenter(on_model, smoothing=False)
+    assert on.flow is not None  # the default
+    outputs = [on(rgb) for rgb in frames]
+    inner = (slice(8, -8), slice(12, -12))
+    for k in range(1, len(frames)):
+        moved = np.roll(outputs[k - 1], 4, axis=1)  # where the previous probability belongs now
+        warped_error = np.abs(on_model.priors[k] - moved)[inner].mean()
+        assert warped_error < 0.5 * np.abs(outputs[k - 1] - moved)[inner].mean()
+    # a new stream, or a frame of another size, starts without a prior instead of failing
+    on.reset()
+    on(frames[0])
+    on(cv2.resize(frames[1], (64, 48)))
+    assert on_model.priors[-2] is None and on_model.priors[-1] is None
+
+
+def test_motion_compensation_helps_portraitnet_on_a_swaying_portrait(pfcn_test):
+    from selfieseg.demo import shipped_models
+
+    if "portraitnet" not in shipped_models():
+        pytest.skip("no shipped PortraitNet in this version")
+    sample = pfcn_test[3]
+    frames, masks = synthetic_clip(sample.image, sample.mask, frames=30, motion="sway", size=(240, 320), seed=1)
+    scores = {}
+    for compensate in (False, True):
+        segmenter = VideoSegmenter("portraitnet", smoothing=True, motion_compensation=compensate)
+        binary = [segmenter.mask(segmenter(frame)) for frame in frames]
+        scores[compensate] = np.mean([iou(b, m) for b, m in zip(binary, masks)])
+    assert scores[True] > scores[False] + 0.003  # 0.911 -> 0.920 here
 
 
 @pytest.mark.slow
@@ -158,6 +301,13 @@ def test_cli_video_and_photo_commands(tmp_path, clip, shipped, pfcn_test, capsys
     assert video_shipped_model() == "portraitnet" and VideoSegmenter().uses_prior
     assert main(["video", str(path), str(tmp_path / "default.avi"), "--effect", "mask"]) == 0
     assert video_info(tmp_path / "default.avi")["frames"] == len(frames)
+    # --no-motion-compensation is process_video's motion_compensation=False
+    assert main(["video", str(path), str(tmp_path / "plain.avi"), "--effect", "mask", "--model", shipped,
+                 "--no-motion-compensation"]) == 0
+    process_video(path, tmp_path / "plain_api.avi", effect="mask", model=shipped, motion_compensation=False,
+                  progress=False)
+    pairs = list(zip(read_frames(tmp_path / "plain.avi"), read_frames(tmp_path / "plain_api.avi")))
+    assert len(pairs) == len(frames) and all(np.array_equal(a, b) for a, b in pairs)
     photos = tmp_path / "photos"
     for i in range(2):
         write_image(photos / f"p{i}.jpg", pfcn_test[i].image)
