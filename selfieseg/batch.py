@@ -139,10 +139,8 @@ class _Batcher:
         self.kind = "predict"
         if self.resizing and hasattr(segmenter, "_forward"):
             self.kind = "keras"
-        elif self.resizing and hasattr(segmenter, "interpreter"):
-            self.kind = "tflite"
-        elif self.resizing and hasattr(segmenter, "session"):
-            self.kind = "onnx"
+        elif self.resizing and hasattr(segmenter, "run"):  # an exported file: TFLite or ONNX
+            self.kind = "file"
         if self.kind == "predict":
             self.resizing = False
         self.calls = 0  # model calls made (what tests count)
@@ -156,17 +154,14 @@ class _Batcher:
         seg = self.segmenter
         if self.kind == "keras":
             self.calls += 1
-            out = np.asarray(seg._forward(np.stack(inputs)))
+            out = seg._merge_mirrored(seg._forward(seg._with_mirrored(np.stack(inputs))))
             return [out[k : k + 1] for k in range(len(inputs))]
         results = []
         for x, rgb in zip(inputs, images):
             self.calls += 1
-            if self.kind == "tflite":
-                seg.interpreter.set_tensor(seg.input_index, x[None])
-                seg.interpreter.invoke()
-                results.append(np.array(seg.interpreter.get_tensor(seg.output_index)))
-            elif self.kind == "onnx":
-                results.append(seg.session.run(None, {seg.input_name: x[None]})[0])
+            if self.kind == "file":
+                both = seg._with_mirrored(x[None])
+                results.append(seg._merge_mirrored(np.concatenate([seg.run(item[None]) for item in both])))
             else:
                 results.append(seg.predict(rgb))
         return results
@@ -354,15 +349,16 @@ class BatchOfPhotos:
 def segment_folder(source, out, model=None, action: str = "segment", batch_size: int = 16, workers: int | None = None,
                    overwrite: bool = False, background=None, strength: float = 15.0, refine: bool = False,
                    progress: bool = True, keep_written: bool = False,
-                   on_photo: Callable[[Path, str], None] | None = None) -> FolderRun:
+                   on_photo: Callable[[Path, str], None] | None = None, mirror: bool = False) -> FolderRun:
     """Segment (or blur, grey, replace the background of) every photo under ``source`` into ``out``.
 
     ``model``: a segmenter, anything :func:`selfieseg.inference.open_segmenter` takes (name,
     ``.keras``, ``.tflite``, ``.onnx``), or None for the best shipped model. Photos whose
     outputs all exist are skipped unless ``overwrite``. Unreadable photos go to
     ``out/failed.tsv``; counts go to ``out/summary.json``. ``on_photo(photo, status)`` is
-    called with ``"written"``, ``"skipped"`` or ``"failed"`` for each photo.
-    Raises :class:`OutputFolderError` for an output folder inside ``source``,
+    called with ``"written"``, ``"skipped"`` or ``"failed"`` for each photo. ``mirror``:
+    average each photo's prediction with its mirror image's (twice the model time; see
+    :mod:`selfieseg.inference`). Raises :class:`OutputFolderError` for an output folder inside ``source``,
     :class:`ImageReadError` for a folder without photos, and :class:`DiskFullError` when the
     disk fills up (run the same call again once there is room: it resumes).
     """
@@ -385,13 +381,10 @@ def segment_folder(source, out, model=None, action: str = "segment", batch_size:
     if first is None:
         raise ImageReadError(f"{source}: no photos ({', '.join(IMAGE_SUFFIXES)}) in this folder.")
 
-    if hasattr(model, "predict") and not hasattr(model, "layers"):
-        segmenter = model
-    else:
-        from selfieseg.inference import open_segmenter
-        from selfieseg.models import best_shipped_model
+    from selfieseg.inference import open_segmenter
+    from selfieseg.models import best_shipped_model
 
-        segmenter = open_segmenter(model or best_shipped_model())
+    segmenter = open_segmenter(model or best_shipped_model(), mirror=mirror)  # a segmenter given is kept as is
     batcher = _Batcher(segmenter)
     run = FolderRun(source, out, action, str(getattr(segmenter, "name", type(segmenter).__name__)))
     out.mkdir(parents=True, exist_ok=True)

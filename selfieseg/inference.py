@@ -3,10 +3,20 @@
 The image may be a path (EXIF rotation applied, so the mask matches what a viewer
 shows) or an array: RGB, grayscale, RGBA, uint8/uint16/float. It is resized to the
 model's input, and the probability is resized back to the image's own size.
+
+``mirror=True`` (every segmenter here, ``--mirror`` on the command line) also segments
+the mirrored photo and averages the two probabilities: twice the model time, for photos
+where a better cut-out is worth it, not for video. On the 371 validation images the
+mixed training runs hold back (never a test split), 2026-12-07, per-image IoU plain ->
+mirrored: PortraitNet PFCN 0.9650 -> 0.9666, PicsArt 0.9578 -> 0.9598, VOC person 0.4933
+-> 0.5073, CCP 0.9113 -> 0.9165; SINet 0.9631 -> 0.9651, 0.9484 -> 0.9500, 0.4014 ->
+0.4074, 0.8689 -> 0.8777. A person is (nearly) left-right symmetric in what the model
+should say, and its two answers err differently, so their mean errs less.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import cv2
@@ -39,10 +49,24 @@ def as_rgb(image) -> np.ndarray:
 
 
 class _Resizing:
-    """Shared pre- and post-processing: squash to the model's size, resize back."""
+    """Shared pre- and post-processing: squash to the model's size, resize back, and the
+    optional mirror averaging (``mirror``: see the module docstring)."""
 
     input_hw: tuple[int, int]
     channels: int = 3
+    mirror: bool = False
+
+    def _with_mirrored(self, x: np.ndarray) -> np.ndarray:
+        """A batch of model inputs ``NxHxWxC``, followed by their mirror images when ``mirror``."""
+        return np.concatenate([x, x[:, :, ::-1]]) if self.mirror else x
+
+    def _merge_mirrored(self, out: np.ndarray) -> np.ndarray:
+        """The outputs of :meth:`_with_mirrored`'s batch back to one per input (mirrored ones unmirrored, averaged)."""
+        out = np.asarray(out, np.float32)
+        if not self.mirror:
+            return out
+        count = len(out) // 2
+        return 0.5 * (out[:count] + out[count:, :, ::-1])
 
     def _prepare(self, rgb: np.ndarray, prior=None) -> np.ndarray:
         height, width = self.input_hw
@@ -64,7 +88,7 @@ class _Resizing:
 class Segmenter(_Resizing):
     """A Keras model by name (shipped weights) or from a ``.keras`` / ``.weights.h5`` file."""
 
-    def __init__(self, model="sinet", weights="shipped", input_size=None):
+    def __init__(self, model="sinet", weights="shipped", input_size=None, mirror: bool = False):
         import keras
 
         from selfieseg.models import load, load_keras_file
@@ -79,6 +103,7 @@ class Segmenter(_Resizing):
         self.input_hw = (int(shape[1]), int(shape[2]))
         self.channels = int(shape[3])
         self.name = self.model.name
+        self.mirror = bool(mirror)
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
@@ -89,8 +114,8 @@ class Segmenter(_Resizing):
     def predict(self, image, prior=None) -> np.ndarray:
         """Person probability, ``HxW`` float32 in [0, 1], at the image's own size."""
         rgb = as_rgb(image)
-        out = self._forward(self._prepare(rgb, prior))
-        return self._restore(np.asarray(out), rgb.shape)
+        out = self._forward(self._with_mirrored(self._prepare(rgb, prior)))  # one call: both in a batch
+        return self._restore(self._merge_mirrored(out), rgb.shape)
 
 
 def make_interpreter(path, threads: int = 2):
@@ -126,8 +151,9 @@ def _open_model_file(path: Path, kind: str, opener):
 class TFLiteSegmenter(_Resizing):
     """A ``.tflite`` segmenter (ours or MediaPipe's: RGB in [0, 1], probability out) on LiteRT."""
 
-    def __init__(self, path, threads: int = 2):
+    def __init__(self, path, threads: int = 2, mirror: bool = False):
         path = Path(path)
+        self.mirror = bool(mirror)
         self.interpreter = _open_model_file(path, "TFLite", lambda: make_interpreter(path, threads))
         detail = self.interpreter.get_input_details()[0]
         self.input_index = detail["index"]
@@ -136,18 +162,25 @@ class TFLiteSegmenter(_Resizing):
         self.channels = int(detail["shape"][3])
         self.name = path.stem
 
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """The file's output for one prepared input ``1xHxWxC`` (the files take a batch of one)."""
+        self.interpreter.set_tensor(self.input_index, x)
+        self.interpreter.invoke()
+        return np.array(self.interpreter.get_tensor(self.output_index))
+
     def predict(self, image, prior=None) -> np.ndarray:
         rgb = as_rgb(image)
-        self.interpreter.set_tensor(self.input_index, self._prepare(rgb, prior))
-        self.interpreter.invoke()
-        return self._restore(self.interpreter.get_tensor(self.output_index), rgb.shape)
+        inputs = self._with_mirrored(self._prepare(rgb, prior))
+        out = np.concatenate([self.run(x[None]) for x in inputs])
+        return self._restore(self._merge_mirrored(out), rgb.shape)
 
 
 class OnnxSegmenter(_Resizing):
     """An exported ``.onnx`` segmenter on ONNX Runtime (CPU)."""
 
-    def __init__(self, path, threads: int = 2):
+    def __init__(self, path, threads: int = 2, mirror: bool = False):
         path = Path(path)
+        self.mirror = bool(mirror)
         try:
             import onnxruntime
         except ImportError:
@@ -163,31 +196,42 @@ class OnnxSegmenter(_Resizing):
         self.channels = int(detail.shape[3])
         self.name = path.stem
 
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """The file's output for one prepared input ``1xHxWxC`` (the files take a batch of one)."""
+        return self.session.run(None, {self.input_name: x})[0]
+
     def predict(self, image, prior=None) -> np.ndarray:
         rgb = as_rgb(image)
-        out = self.session.run(None, {self.input_name: self._prepare(rgb, prior)})[0]
-        return self._restore(out, rgb.shape)
+        inputs = self._with_mirrored(self._prepare(rgb, prior))
+        out = np.concatenate([self.run(x[None]) for x in inputs])
+        return self._restore(self._merge_mirrored(out), rgb.shape)
 
 
 #: exported files and the segmenter that runs each
 _RUNTIMES = {".tflite": TFLiteSegmenter, ".onnx": OnnxSegmenter}
 
 
-def open_segmenter(model="sinet", weights="shipped", input_size=None, threads: int = 2):
+def open_segmenter(model="sinet", weights="shipped", input_size=None, threads: int = 2, mirror: bool = False):
     """The one way from anything that names a model to something with ``.predict``.
 
     ``model`` may be a registered name (with ``weights``: ``"shipped"``, ``None`` or a
     ``.weights.h5`` / ``.keras`` file), a ``.keras`` file, an exported ``.tflite`` or
     ``.onnx`` file (run on LiteRT or ONNX Runtime), a Keras model, or a segmenter
     already (returned as it is). ``weights`` may also be the exported file itself, as
-    ``selfieseg evaluate --model sinet --weights sinet.tflite`` passes it.
+    ``selfieseg evaluate --model sinet --weights sinet.tflite`` passes it. ``mirror``:
+    average with the mirrored photo's prediction (see the module docstring).
     """
     if hasattr(model, "predict") and not hasattr(model, "layers"):
+        if mirror and not isinstance(model, _Resizing):
+            raise ModelError(f"mirror averaging needs one of selfieseg's segmenters, not a {type(model).__name__}.")
+        if mirror and not model.mirror:
+            model = copy.copy(model)  # the caller's segmenter stays as it was
+            model.mirror = True
         return model
     for candidate in (weights, model):
         if isinstance(candidate, (str, Path)) and Path(str(candidate)).suffix.lower() in _RUNTIMES:
-            return _RUNTIMES[Path(str(candidate)).suffix.lower()](candidate, threads=threads)
-    return Segmenter(model, weights=weights, input_size=input_size)
+            return _RUNTIMES[Path(str(candidate)).suffix.lower()](candidate, threads=threads, mirror=mirror)
+    return Segmenter(model, weights=weights, input_size=input_size, mirror=mirror)
 
 
 __all__ = ["MAX_PIXELS", "OnnxSegmenter", "Segmenter", "TFLiteSegmenter", "as_rgb", "make_interpreter", "open_segmenter"]

@@ -34,17 +34,18 @@ def photos_in(source) -> list[Path]:
 
 def process_photos(source, out, action: str = "segment", model=None, background=None, strength: float = 15.0,
                    refine: bool = False, progress: bool = True, batch_size: int = 16, workers: int | None = None,
-                   overwrite: bool = False) -> dict:
+                   overwrite: bool = False, mirror: bool = False) -> dict:
     """Run ``action`` on every photo of ``source``; returns ``{"written": [...], "failed": {path: reason}}``.
 
     A folder goes through :func:`selfieseg.batch.segment_folder`: streamed, decoded in
     parallel, batched through the model, outputs in the photos' mirrored subfolders, and
     resumed (photos whose outputs exist are skipped unless ``overwrite``; the result's
     ``"skipped"`` counts them). Unreadable photos are listed in ``out/failed.tsv``.
+    ``mirror``: average with the mirrored photo's prediction (see :mod:`selfieseg.inference`).
     """
     from tqdm.auto import tqdm
 
-    from selfieseg.inference import Segmenter
+    from selfieseg.inference import open_segmenter
     from selfieseg.io import read_image, write_image
     from selfieseg.models import best_shipped_model
 
@@ -55,13 +56,13 @@ def process_photos(source, out, action: str = "segment", model=None, background=
 
         run = segment_folder(source, out, model=model, action=action, batch_size=batch_size, workers=workers,
                              overwrite=overwrite, background=background, strength=strength, refine=refine,
-                             progress=progress, keep_written=True)
+                             progress=progress, keep_written=True, mirror=mirror)
         return {"written": run.written, "failed": run.failed, "skipped": run.skipped}
     photos = photos_in(source)
     backdrop = read_image(background) if background is not None else None
     if action == "replace" and backdrop is None:
         raise SelfieSegError("replace needs a background image (--background IMG).")
-    segmenter = model if hasattr(model, "predict") else Segmenter(model or best_shipped_model())
+    segmenter = open_segmenter(model or best_shipped_model(), mirror=mirror)
     out = Path(out)
     written, failed = [], {}
     inputs = photos + ([Path(background)] if background is not None else [])

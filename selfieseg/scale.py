@@ -185,7 +185,8 @@ class _PhotoActor:
 
         settings = dict(self.settings)
         # its log stays in Ray's worker log, not the terminal
-        segmenter = open_segmenter(settings.pop("model_path"), threads=settings.pop("threads"))
+        segmenter = open_segmenter(settings.pop("model_path"), threads=settings.pop("threads"),
+                                   mirror=settings.pop("mirror"))
         self.work = BatchOfPhotos(segmenter, **settings)
 
     def __call__(self, batch: dict) -> dict:
@@ -223,14 +224,15 @@ def _pending(source: Path, out: Path, action: str, overwrite: bool, run: FolderR
 def segment_folder_ray(source, out, model=None, action: str = "segment", workers: int = 2, batch_size: int = 16,
                        address: str | None = None, num_cpus: int | None = None, overwrite: bool = False,
                        background=None, strength: float = 15.0, refine: bool = False, threads: int = 1,
-                       progress: bool = True) -> FolderRun:
+                       progress: bool = True, mirror: bool = False) -> FolderRun:
     """:func:`selfieseg.batch.segment_folder`, run by ``workers`` Ray actors.
 
     ``address``: ``None`` or ``"local"`` starts a local Ray of ``num_cpus`` CPUs (default:
     all); ``"auto"`` joins the cluster ``RAY_ADDRESS`` names; ``"host:port"`` or
     ``"ray://host:port"`` joins that one. Each actor reserves one CPU and runs its model
     on ``threads`` threads. Returns the run's :class:`~selfieseg.batch.FolderRun`;
-    ``summary.json`` adds ``"engine": "ray"`` and the actor count.
+    ``summary.json`` adds ``"engine": "ray"`` and the actor count. ``mirror``: as in
+    :func:`~selfieseg.batch.segment_folder`.
     """
     from tqdm.auto import tqdm
 
@@ -270,7 +272,8 @@ def segment_folder_ray(source, out, model=None, action: str = "segment", workers
                                               override_num_blocks=max(1, min(-(-len(pending) // batch_size), 16 * workers)))
                 actor = _actor_class(model_path=str(model_path), source=str(source), out=str(out), action=action,
                                      overwrite=overwrite, background=None if background is None else str(background),
-                                     strength=float(strength), refine=bool(refine), threads=int(threads))
+                                     strength=float(strength), refine=bool(refine), threads=int(threads),
+                                     mirror=bool(mirror))
                 results = dataset.map_batches(actor, batch_size=int(batch_size), batch_format="numpy", num_cpus=1,
                                               compute=ray.data.ActorPoolStrategy(size=int(workers)))
                 try:

@@ -165,3 +165,23 @@ def test_two_photos_with_one_stem_in_one_folder_are_not_merged(tmp_path, data_ro
     ((path, reason),) = run.failed.items()
     assert "same name stem" in reason and path.endswith(("a.jpg", "a.png"))
     assert [row[0] for row in failed_rows(tmp_path / "out")] == [path]
+
+
+def test_mirror_in_a_folder_run_equals_the_mirrored_single_photo_path(folder, segmenter, tmp_path):
+    from selfieseg.inference import open_segmenter
+
+    photos = photos_of(folder)[:6]
+    source = tmp_path / "six"
+    source.mkdir()
+    for photo in photos:
+        shutil.copy(photo, source / photo.name)
+    run = segment_folder(source, tmp_path / "out", model=segmenter, batch_size=4, progress=False, mirror=True)
+    assert run.processed == 6 and run.model_calls == 2  # the mirrored photos ride in the same calls
+    assert not segmenter.mirror  # the segmenter passed in is not changed
+    mirrored = open_segmenter(segmenter, mirror=True)
+    for photo in photos:
+        written = read_mask(tmp_path / "out" / f"{photo.stem}_mask.png").astype(int)
+        expected = (mirrored.predict(photo) * 255 + 0.5).astype(np.uint8).astype(int)
+        plain = (segmenter.predict(photo) * 255 + 0.5).astype(np.uint8).astype(int)
+        assert np.abs(written - expected).max() <= 1, photo
+        assert np.abs(written - plain).max() > 1  # it did mirror

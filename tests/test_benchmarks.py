@@ -51,13 +51,13 @@ def test_accuracy_and_deploy_measure_the_shipped_weights_and_agree(tmp_path, dat
     columns = ["PFCN test", "VOC person test", "CCP test", "DAVIS parkour", "mean"]
     assert all(f"| {column} |" in header for column in columns) and "| 1-thread ms |" in header
     rows = {row[0]: row for row in table_rows(accuracy)}
-    assert set(rows) == {"mediapipe", "mediapipe_landscape", "sinet"}
+    assert set(rows) == {"mediapipe", "mediapipe_landscape", "sinet", "sinet + mirror"}
     assert rows["mediapipe"][2] == "256x256" and rows["mediapipe_landscape"][2] == "144x256"
     cell = re.compile(r"(\d\.\d{4}) ([-+]\d\.\d{4}) \[([-+]\d\.\d{4}), ([-+]\d\.\d{4})\]")
     for index, column in enumerate(columns, start=3):
         mediapipe = float(rows["mediapipe"][index])  # the reference: its IoU alone
         assert 0 <= mediapipe <= 1, column
-        for name in ("mediapipe_landscape", "sinet"):
+        for name in ("mediapipe_landscape", "sinet", "sinet + mirror"):
             match = cell.fullmatch(rows[name][index])
             assert match, (name, column, rows[name][index])
             iou, mean, low, high = map(float, match.groups())
@@ -70,6 +70,11 @@ def test_accuracy_and_deploy_measure_the_shipped_weights_and_agree(tmp_path, dat
     assert re.search(r"- best shipped \(sinet, by the mean\) >= MediaPipe on every column: (met|missed)", accuracy)
     assert re.search(r"- sinet within 0\.01 of MediaPipe on PFCN and CCP test, 0\.05 on VOC person test: "
                      r"(met|missed)", accuracy)
+    assert not re.search(r"- sinet \+ mirror within", accuracy)  # the shipped targets judge the plain rows
+    assert re.search(r"- with mirror averaging, the best \(sinet \+ mirror, by the mean\) >= MediaPipe on every "
+                     r"column: (met|missed)", accuracy)
+    # the mirrored row is another pipeline: its scores are its own, not the plain row's again
+    assert [rows["sinet + mirror"][i].split()[0] for i in range(3, 8)] != [rows["sinet"][i].split()[0] for i in range(3, 8)]
 
     done = run_script("deploy.py", "--models", "sinet", "--modes", "none,int8_per_tensor", "--runs", 3, "--limit", 3,
                       "--out", tmp_path, anchors=anchors_root)

@@ -105,6 +105,15 @@ def test_evaluate_scores_the_committed_test_list_not_the_whole_set(capsys, data_
     from selfieseg.cli import main
 
     assert main(["evaluate", "--model", "sinet", "--data", "voc_person"]) == 0
-    assert "sinet on voc_person test (83 images)" in capsys.readouterr().out
+    plain = capsys.readouterr().out
+    assert "sinet on voc_person test (83 images)" in plain
+    assert main(["evaluate", "--model", "sinet", "--data", "voc_person", "--mirror"]) == 0
+    mirrored = capsys.readouterr().out
+    assert "sinet mirrored on voc_person test (83 images)" in mirrored
+
+    def score(line):
+        return float(line.split("mean per-image IoU ")[1].split(",")[0])
+
+    assert score(mirrored) != score(plain)  # a different pipeline, not the plain one again
     assert main(["evaluate", "--model", "sinet", "--data", "picsart", "--split", "test"]) == 2
     assert "picsart has no test split" in capsys.readouterr().err

@@ -87,3 +87,49 @@ def test_open_segmenter_is_the_one_way_from_a_name_or_a_file(tmp_path):
     assert isinstance(open_segmenter(onnx), OnnxSegmenter)
     with pytest.raises(ModelError, match="not found"):
         open_segmenter(tmp_path / "missing.tflite")
+
+
+def test_mirror_averages_the_photo_and_its_mirror_image(pfcn_test):
+    """``mirror=True`` is the mean of the plain prediction and the unmirrored prediction of
+    the mirrored photo, and it is left-right symmetric: the mirrored photo gets the mirrored mask."""
+    import selfieseg
+    from selfieseg.inference import open_segmenter
+
+    model = selfieseg.load("sinet")
+    plain, mirrored = Segmenter(model), Segmenter(model, mirror=True)
+    for index in (0, 100, 200):
+        image = pfcn_test[index].image
+        expected = 0.5 * (plain.predict(image) + plain.predict(image[:, ::-1])[:, ::-1])
+        got = mirrored.predict(image)
+        # the mirrored input is flipped after resizing here, before it in `expected`: round-off only
+        assert np.abs(got - expected).mean() < 2e-3 and np.abs(got - expected).max() < 0.1
+        assert np.abs(got - plain.predict(image)).max() > 0.05  # and it is not the plain prediction
+        flipped = mirrored.predict(np.ascontiguousarray(image[:, ::-1]))
+        assert np.abs(flipped[:, ::-1] - got).mean() < 2e-3
+    # open_segmenter: mirror on a segmenter given gives a mirrored copy, the original unchanged
+    copy = open_segmenter(plain, mirror=True)
+    assert copy is not plain and copy.mirror and not plain.mirror and copy.model is plain.model
+    assert open_segmenter(mirrored, mirror=True) is mirrored
+
+    class Custom:
+        def predict(self, image):
+            return np.zeros(np.asarray(image).shape[:2], np.float32)
+
+    with pytest.raises(ModelError, match="mirror averaging needs"):
+        open_segmenter(Custom(), mirror=True)
+
+
+@pytest.mark.slow
+def test_mirror_on_exported_files_matches_keras(tmp_path, pfcn_test):
+    import selfieseg
+    from selfieseg.export import export
+    from selfieseg.inference import OnnxSegmenter
+
+    model = selfieseg.load("sinet")
+    image = pfcn_test[5].image
+    reference = Segmenter(model, mirror=True).predict(image)
+    tflite = TFLiteSegmenter(export(model, tmp_path / "sinet.tflite"), mirror=True)
+    np.testing.assert_allclose(tflite.predict(image), reference, atol=2e-3)
+    pytest.importorskip("onnxruntime")
+    onnx = OnnxSegmenter(export(model, tmp_path / "sinet.onnx"), mirror=True)
+    np.testing.assert_allclose(onnx.predict(image), reference, atol=2e-3)
