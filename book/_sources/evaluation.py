@@ -293,6 +293,14 @@ the models have learnt that a person is a large shape in the middle of the frame
 latency panel of the first figure is the other half of the trade: SINet is as fast as
 MediaPipe at the cost of accuracy, PortraitNet is two to three times slower.
 
+The `+ mirror` rows (green in the first figure) are the same weights run twice, on the
+photo and on its mirror image, with the two probabilities averaged
+(`Segmenter(name, mirror=True)`, `--mirror` on the command line). A person seen in a
+mirror is still a person, and the two answers err in different places, so their mean errs
+less: in the 2026-12-07 run every model gained on every set but one (the MobileNetV3
+U-Net on VOC person, -0.001), for twice the latency. A photo can afford that; a video
+call at 30 frames a second usually cannot.
+
 ## A paired bootstrap: what "a tie" means
 
 Two means 0.0005 apart: is one model better? The test set is one draw of portraits; a
