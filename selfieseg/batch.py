@@ -139,7 +139,7 @@ class _Batcher:
         self.kind = "predict"
         if self.resizing and hasattr(segmenter, "_forward"):
             self.kind = "keras"
-        elif self.resizing and hasattr(segmenter, "run"):  # an exported file: TFLite or ONNX
+        elif self.resizing and hasattr(segmenter, "run_each"):  # an exported file: TFLite or ONNX
             self.kind = "file"
         if self.kind == "predict":
             self.resizing = False
@@ -160,8 +160,7 @@ class _Batcher:
         for x, rgb in zip(inputs, images):
             self.calls += 1
             if self.kind == "file":
-                both = seg._with_mirrored(x[None])
-                results.append(seg._merge_mirrored(np.concatenate([seg.run(item[None]) for item in both])))
+                results.append(seg.run_each(x[None]))
             else:
                 results.append(seg.predict(rgb))
         return results

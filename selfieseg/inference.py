@@ -148,7 +148,22 @@ def _open_model_file(path: Path, kind: str, opener):
         raise ModelError(f"{path}: not a readable {kind} model ({str(exc).splitlines()[0][:160]}).") from None
 
 
-class TFLiteSegmenter(_Resizing):
+class _ExportedFile(_Resizing):
+    """What a TFLite and an ONNX file share: a batch of one per call (``run``), mirror included."""
+
+    def run(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - each runtime's own
+        raise NotImplementedError
+
+    def run_each(self, x: np.ndarray) -> np.ndarray:
+        """Outputs for prepared inputs ``1xHxWxC``, one call per input (and per mirror image)."""
+        return self._merge_mirrored(np.concatenate([self.run(item[None]) for item in self._with_mirrored(x)]))
+
+    def predict(self, image, prior=None) -> np.ndarray:
+        rgb = as_rgb(image)
+        return self._restore(self.run_each(self._prepare(rgb, prior)), rgb.shape)
+
+
+class TFLiteSegmenter(_ExportedFile):
     """A ``.tflite`` segmenter (ours or MediaPipe's: RGB in [0, 1], probability out) on LiteRT."""
 
     def __init__(self, path, threads: int = 2, mirror: bool = False):
@@ -168,14 +183,9 @@ class TFLiteSegmenter(_Resizing):
         self.interpreter.invoke()
         return np.array(self.interpreter.get_tensor(self.output_index))
 
-    def predict(self, image, prior=None) -> np.ndarray:
-        rgb = as_rgb(image)
-        inputs = self._with_mirrored(self._prepare(rgb, prior))
-        out = np.concatenate([self.run(x[None]) for x in inputs])
-        return self._restore(self._merge_mirrored(out), rgb.shape)
 
 
-class OnnxSegmenter(_Resizing):
+class OnnxSegmenter(_ExportedFile):
     """An exported ``.onnx`` segmenter on ONNX Runtime (CPU)."""
 
     def __init__(self, path, threads: int = 2, mirror: bool = False):
@@ -200,11 +210,6 @@ class OnnxSegmenter(_Resizing):
         """The file's output for one prepared input ``1xHxWxC`` (the files take a batch of one)."""
         return self.session.run(None, {self.input_name: x})[0]
 
-    def predict(self, image, prior=None) -> np.ndarray:
-        rgb = as_rgb(image)
-        inputs = self._with_mirrored(self._prepare(rgb, prior))
-        out = np.concatenate([self.run(x[None]) for x in inputs])
-        return self._restore(self._merge_mirrored(out), rgb.shape)
 
 
 #: exported files and the segmenter that runs each
